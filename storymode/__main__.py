@@ -1,0 +1,4 @@
+"""python -m storymode"""
+from .cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""The Python API: the same functions the CLI calls."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, resolve_settings
+from .events import Listener, ignore
+from .pipeline import (Result, clean_prompt, compose_stage, default_story_dir, illustrate_stage, narrate_stage,
+                       read_user_text, run, write_stage)
+from .story import Story, load_story
+from .timeline import Timeline
+from .workspace import Workspace
+
+
+def _settings(options: dict[str, Any], config: str | Path | None, profile: str | None) -> Settings:
+    return resolve_settings(options, config=Path(config) if config else None, profile=profile)
+
+
+def make(prompt: str | None = None, *, out: str | Path, from_file: str | Path | None = None,
+         story_dir: str | Path | None = None, fresh: bool = False, force: bool = False,
+         config: str | Path | None = None, profile: str | None = None, on_event: Listener = ignore,
+         **options: Any) -> Result:
+    """Prompt (or the text in from_file) -> story folder, MP4, SRT and VTT. options: any Settings field.
+
+    >>> storymode.make("a shy fox who learns to fly", out="fox.mp4", scenes=4)  # doctest: +SKIP
+    """
+    settings = _settings(options, config, profile)
+    text = title = None
+    if from_file is not None:
+        if prompt:
+            raise ValueError("give a prompt or from_file, not both")
+        text = read_user_text(from_file)
+        title = Path(from_file).stem.replace("_", " ").replace("-", " ").strip().title() or None
+    else:
+        prompt = clean_prompt(prompt or "")
+    return run(prompt, Path(out), settings, text=text, title=title,
+               story_dir=Path(story_dir) if story_dir else None, fresh=fresh, force=force, emit=on_event)
+
+
+def write(prompt: str | None = None, *, story_dir: str | Path, from_file: str | Path | None = None,
+          fresh: bool = False, config: str | Path | None = None, profile: str | None = None,
+          on_event: Listener = ignore, **options: Any) -> Story:
+    """Write (or segment) a story into story_dir/story.json and return it."""
+    settings = _settings(options, config, profile)
+    text = title = None
+    if from_file is not None:
+        text = read_user_text(from_file)
+        title = Path(from_file).stem.replace("_", " ").replace("-", " ").strip().title() or None
+    elif prompt is not None:
+        prompt = clean_prompt(prompt)
+    with Workspace(story_dir) as ws:
+        return write_stage(ws, settings, prompt=prompt, text=text, title=title, fresh=fresh, emit=on_event)
+
+
+def narrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path | None = None,
+            profile: str | None = None, on_event: Listener = ignore, **options: Any) -> list[list[Any]]:
+    """Narrate every line of story_dir/story.json (cached); returns per-scene line audio."""
+    settings = _settings(options, config, profile)
+    with Workspace(story_dir) as ws:
+        return narrate_stage(ws, load_story(ws.story_path), settings, fresh=fresh, emit=on_event)
+
+
+def illustrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path | None = None,
+               profile: str | None = None, on_event: Listener = ignore, **options: Any) -> list[str]:
+    """Draw every scene of story_dir/story.json (cached); returns the picture paths."""
+    settings = _settings(options, config, profile)
+    with Workspace(story_dir) as ws:
+        return illustrate_stage(ws, load_story(ws.story_path), settings, fresh=fresh, emit=on_event)
+
+
+def compose(story_dir: str | Path, *, out: str | Path | None = None, fresh: bool = False, force: bool = False,
+            config: str | Path | None = None, profile: str | None = None, on_event: Listener = ignore,
+            **options: Any) -> Timeline:
+    """Render the video of story_dir (narrating and drawing what is missing); returns the timeline."""
+    settings = _settings(options, config, profile)
+    story_dir = Path(story_dir)
+    target = Path(out) if out else story_dir.with_suffix(".mp4")
+    with Workspace(story_dir) as ws:
+        story = load_story(ws.story_path)
+        lines = narrate_stage(ws, story, settings, emit=on_event)
+        images = illustrate_stage(ws, story, settings, emit=on_event)
+        timeline, _ = compose_stage(ws, story, lines, images, target, settings, fresh=fresh, force=force,
+                                    emit=on_event)
+        return timeline
+
+
+__all__ = ["make", "write", "narrate", "illustrate", "compose", "Result", "Story", "Settings",
+           "default_story_dir", "load_story"]

@@ -1,0 +1,290 @@
+"""The storymode command line. It calls the Python API and maps StorymodeError to a message and an exit code."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import StorymodeError
+
+ASPECTS = ["16:9", "9:16", "1:1"]
+RESOLUTIONS = ["480p", "720p", "1080p"]
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected errors into a short message and exit code; tracebacks only with --debug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except StorymodeError as err:
+            if debug:
+                raise
+            _fail(str(err), err.exit_code)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            _fail("interrupted. Run the same command again to resume where it stopped.", 130)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except OSError as err:
+            if debug:
+                raise
+            _fail(f"{err.strerror or err} ({err.filename})" if err.filename else str(err), 1)
+        except Exception as err:  # noqa: BLE001 - the last line of defence before a traceback
+            if debug:
+                raise
+            _fail(f"unexpected {type(err).__name__}: {err}. Run again with --debug for the traceback.", 1)
+
+    return wrapper
+
+
+def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags shared by make and the stage commands."""
+    decorators = [
+        click.option("--scenes", type=click.IntRange(1, 200), help="Number of scenes (1-200; default 6)."),
+        click.option("--audience", type=str, help="Who it is for: kids, teens, adults."),
+        click.option("--style", type=str, help="Picture style preset (default storybook)."),
+        click.option("--tone", type=str, help="Tone of the writing: gentle, funny, spooky ..."),
+        click.option("--words-per-scene", type=click.IntRange(10, 300), help="Target words per scene."),
+        click.option("--aspect", type=click.Choice(ASPECTS), help="Frame shape (default 16:9)."),
+        click.option("--resolution", type=click.Choice(RESOLUTIONS), help="Frame size (default 720p)."),
+        click.option("--fps", type=click.Choice(["24", "25", "30"]), help="Frames per second (default 30)."),
+        click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Same seed, same story and pictures."),
+        click.option("--writer", type=str, help="Writer backend (see `storymode backends`)."),
+        click.option("--narrator", type=str, help="Narrator backend."),
+        click.option("--illustrator", type=str, help="Illustrator backend."),
+        click.option("--composer", type=str, help="Composer backend."),
+        click.option("-o", "outputs", multiple=True, metavar="OUT|KEY=VALUE",
+                     help="Output .mp4 path, or a backend option KEY=VALUE / STAGE.KEY=VALUE (repeatable)."),
+        click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE", help="A backend option."),
+        click.option("--config", type=click.Path(path_type=Path), help="Settings file (default ./storymode.toml)."),
+        click.option("--profile", type=str, help="A [profiles.NAME] table of the settings file."),
+        click.option("--fresh", is_flag=True, help="Ignore the cache and redo everything."),
+        click.option("--force", is_flag=True, help="Overwrite an output file that is not this story's render."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress output."),
+        click.option("--progress", "progress_kind", type=click.Choice(["bar", "json", "none"]), default="bar",
+                     help="Progress as bars (default), JSON lines on stdout, or none."),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
+    """Split -o values into the output path and backend options; gather the setting overrides."""
+    from .config import looks_like_option, place_options, resolve_settings
+    from .errors import UsageError
+    from .registry import STAGES
+
+    out: Path | None = params.get("out")
+    pairs = list(params.get("option_pairs") or ())
+    for value in params.get("outputs") or ():
+        if looks_like_option(value):
+            pairs.append(value)
+        elif out is not None:
+            raise UsageError(f"two outputs given ({out} and {value}); give one -o PATH")
+        else:
+            out = Path(value)
+    keys = ["scenes", "audience", "style", "tone", "words_per_scene", "aspect", "resolution", "seed",
+            "writer", "narrator", "illustrator", "composer"]
+    overrides = {k: params.get(k) for k in keys}
+    if params.get("fps"):
+        overrides["fps"] = int(params["fps"])
+    base = resolve_settings(overrides, config=params.get("config"), profile=params.get("profile"))
+    if pairs:
+        chosen = {s: base.backend(s) for s in STAGES}
+        overrides["options"] = place_options(pairs, chosen)
+    return overrides, out
+
+
+def _run_with_view(params: dict[str, Any], call: Callable[[Any], Any]) -> Any:
+    from .progress import make_view
+
+    view = make_view(params.get("progress_kind", "bar"), bool(params.get("quiet")))
+    try:
+        return call(view)
+    finally:
+        view.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
+@click.version_option(package_name="storymode")
+def cli(debug: bool) -> None:
+    """storymode: a prompt or a text becomes a narrated, illustrated story video.
+
+    \b
+    storymode make "a shy fox who learns to fly" -o fox.mp4
+    storymode make --from tale.txt -o tale.mp4
+    """
+
+
+@cli.command()
+@click.argument("prompt", required=False)
+@click.option("--from", "from_file", type=click.Path(path_type=Path), help="Your own story text (.txt or .md).")
+@click.option("--out", type=click.Path(path_type=Path), help="Output .mp4 (same as -o PATH).")
+@click.option("--story-dir", type=click.Path(path_type=Path), help="Story folder (default: OUT.storymode/).")
+@stage_options
+@guarded
+def make(prompt: str | None, from_file: Path | None, story_dir: Path | None, **params: Any) -> None:
+    """Write, narrate, illustrate and render a story video."""
+    from . import api
+    from .errors import UsageError
+
+    if prompt is not None and from_file is not None:
+        raise UsageError("give a prompt or --from FILE, not both")
+    if prompt is None and from_file is None:
+        raise UsageError('give a prompt, e.g. storymode make "a shy fox who learns to fly" -o fox.mp4')
+    overrides, out = _settings_from(params)
+    if out is None:
+        raise UsageError("say where the video goes: -o story.mp4")
+    result = _run_with_view(params, lambda view: api.make(
+        prompt, out=out, from_file=from_file, story_dir=story_dir, fresh=params["fresh"], force=params["force"],
+        config=params.get("config"), profile=params.get("profile"), on_event=view, **overrides))
+    if not params["quiet"] and params["progress_kind"] != "json":
+        click.echo(f"{result.story.title!r}: {result.duration:.1f} s, {len(result.story.scenes)} scenes")
+        click.echo(f"  video     {result.video}\n  captions  {result.srt}, {result.vtt}\n  story     {result.story_dir}")
+
+
+def _dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-d", "--dir", "story_dir", type=click.Path(path_type=Path), required=True,
+                        help="The story folder (e.g. fox.storymode).")(fn)
+
+
+@cli.command()
+@click.argument("prompt", required=False)
+@click.option("--from", "from_file", type=click.Path(path_type=Path), help="Your own story text (.txt or .md).")
+@_dir_option
+@stage_options
+@guarded
+def write(prompt: str | None, from_file: Path | None, story_dir: Path, **params: Any) -> None:
+    """Write story.json into a story folder (edit it, then run narrate/illustrate/compose or make)."""
+    from . import api
+
+    overrides, _ = _settings_from(params)
+    story = _run_with_view(params, lambda view: api.write(
+        prompt, story_dir=story_dir, from_file=from_file, fresh=params["fresh"], config=params.get("config"),
+        profile=params.get("profile"), on_event=view, **overrides))
+    if not params["quiet"] and params["progress_kind"] != "json":
+        click.echo(f"{story.title!r}: {len(story.scenes)} scenes -> {Path(story_dir) / 'story.json'}")
+
+
+@cli.command()
+@_dir_option
+@stage_options
+@guarded
+def narrate(story_dir: Path, **params: Any) -> None:
+    """Narrate every line of a story folder (cached)."""
+    from . import api
+
+    overrides, _ = _settings_from(params)
+    _run_with_view(params, lambda view: api.narrate(story_dir, fresh=params["fresh"], config=params.get("config"),
+                                                     profile=params.get("profile"), on_event=view, **overrides))
+
+
+@cli.command()
+@_dir_option
+@stage_options
+@guarded
+def illustrate(story_dir: Path, **params: Any) -> None:
+    """Draw every scene of a story folder (cached)."""
+    from . import api
+
+    overrides, _ = _settings_from(params)
+    _run_with_view(params, lambda view: api.illustrate(story_dir, fresh=params["fresh"],
+                                                        config=params.get("config"), profile=params.get("profile"),
+                                                        on_event=view, **overrides))
+
+
+@cli.command()
+@_dir_option
+@stage_options
+@guarded
+def compose(story_dir: Path, **params: Any) -> None:
+    """Render a story folder to MP4 + SRT + VTT (default: the folder's name with .mp4)."""
+    from . import api
+
+    overrides, out = _settings_from(params)
+    timeline = _run_with_view(params, lambda view: api.compose(
+        story_dir, out=out, fresh=params["fresh"], force=params["force"], config=params.get("config"),
+        profile=params.get("profile"), on_event=view, **overrides))
+    if not params["quiet"] and params["progress_kind"] != "json":
+        click.echo(f"{timeline.duration:.1f} s -> {out or Path(story_dir).with_suffix('.mp4')}")
+
+
+@cli.command()
+@click.option("--say", type=str, help="Speak this text with --voice and write it to -o.")
+@click.option("--voice", type=str, default="narrator", show_default=True, help="Preset name.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="Where --say writes its wav.")
+@guarded
+def voices(say: str | None, voice: str, out: Path | None) -> None:
+    """List the voice presets, or preview one with --say."""
+    from .cast import load_presets
+    from .errors import UsageError
+    from .registry import create
+
+    presets = load_presets()
+    if say is None:
+        for name, preset in sorted(presets.items()):
+            click.echo(f"{name:<10} {preset.backend:<8} {preset.role:<10} {preset.description}")
+        return
+    if voice not in presets:
+        raise UsageError(f"no voice preset {voice!r}; presets: {', '.join(sorted(presets))}")
+    if out is None:
+        raise UsageError("--say needs -o FILE.wav")
+    from .compose.audio import write_wav
+    from .narrators.base import Narrator
+    from .pipeline import clean_prompt
+
+    narrator = create("narrator", presets[voice].backend)
+    assert isinstance(narrator, Narrator)
+    narration = narrator.narrate(clean_prompt(say), presets[voice])
+    write_wav(out, narration.samples, narration.sample_rate)
+    click.echo(f"{out}: {narration.duration:.2f} s in voice {voice!r}")
+
+
+@cli.command()
+@guarded
+def backends() -> None:
+    """List every backend, whether it is usable here, and what installs it if not."""
+    from .registry import describe_all
+
+    for row in describe_all():
+        mark = "yes" if row.usable else "no "
+        default = " (default)" if row.default else ""
+        click.echo(f"{row.stage:<12} {row.name:<12} {mark}  {row.description}{default}")
+        if not row.usable:
+            click.echo(f"{'':<12} {'':<12}      -> {row.why_not}")
+
+
+@cli.command()
+@guarded
+def schema() -> None:
+    """Print the JSON Schema of story.json."""
+    from .story import story_schema
+
+    click.echo(json.dumps(story_schema(), indent=2))
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="storymode")
+
+
+if __name__ == "__main__":
+    main()

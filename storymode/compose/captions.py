@@ -1,0 +1,73 @@
+"""Caption files from timeline cues: SRT and WebVTT sidecars, and the ASS file ffmpeg burns in."""
+from __future__ import annotations
+
+import html
+
+from ..timeline import Cue
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _plain(text: str) -> str:
+    # a blank line ends a cue in both formats; keep cue text to its own lines
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def to_srt(cues: list[Cue]) -> str:
+    """SubRip text for the cues."""
+    blocks = []
+    for n, cue in enumerate(cues, 1):
+        blocks.append(f"{n}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n{_plain(cue.text)}\n")
+    return "\n".join(blocks)
+
+
+def to_vtt(cues: list[Cue]) -> str:
+    """WebVTT text for the cues (cue text HTML-escaped, as the format requires)."""
+    blocks = ["WEBVTT\n"]
+    for cue in cues:
+        text = html.escape(_plain(cue.text), quote=False)
+        blocks.append(f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def ass_escape(text: str) -> str:
+    """Make text literal for libass: no override blocks, no backslash codes; newlines become \\N."""
+    text = text.replace("\\", "\\\u2060")  # a word joiner after a backslash keeps '\N' and friends literal
+    text = text.replace("{", "\\{").replace("}", "\\}")
+    return "\\N".join(_plain(text).splitlines())
+
+
+def _ass_clock(seconds: float) -> str:
+    cs = max(0, round(seconds * 100))
+    h, rest = divmod(cs, 360_000)
+    m, rest = divmod(rest, 6000)
+    s, cs = divmod(rest, 100)
+    return f"{h:d}:{m:02d}:{s:02d}.{cs:02d}"
+
+
+def to_ass(cues: list[Cue], width: int, height: int, font: str = "DejaVu Sans") -> str:
+    """An ASS script with one readable style: bold text on a soft dark box, inside the safe area."""
+    short = min(width, height)
+    size = round(short * (0.052 if width >= height else 0.05))
+    margin_v = round(height * (0.07 if width >= height else 0.12))
+    margin_h = round(width * 0.08)
+    header = (
+        "[Script Info]\nScriptType: v4.00+\nWrapStyle: 2\nScaledBorderAndShadow: yes\n"
+        f"PlayResX: {width}\nPlayResY: {height}\n\n"
+        "[V4+ Styles]\n"
+        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+        "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+        "MarginR, MarginV, Encoding\n"
+        f"Style: Caption,{font},{size},&H00FFFFFF,&H0000D7FF,&H70000000,&H70000000,-1,0,0,0,100,100,0,0,3,"
+        f"{max(4, size // 4)},0,2,{margin_h},{margin_h},{margin_v},1\n\n"
+        "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+    )
+    events = [f"Dialogue: 0,{_ass_clock(c.start)},{_ass_clock(c.end)},Caption,,0,0,0,,{ass_escape(c.text)}"
+              for c in cues]
+    return header + "\n".join(events) + "\n"

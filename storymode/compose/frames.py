@@ -1,0 +1,121 @@
+"""Video frames for a timeline: sub-pixel Ken Burns motion, crossfades and cards, one frame at a time."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from ..timeline import Motion, Timeline
+from .cards import end_card, title_card
+
+FADE_OUT_S = 0.6
+
+
+def _smooth(p: float) -> float:
+    p = min(1.0, max(0.0, p))
+    return p * p * (3 - 2 * p)
+
+
+def load_picture(path: str | Path, width: int, height: int) -> np.ndarray:
+    """An RGB uint8 array of exactly width x height, cover-fitted; clear errors for missing or broken files."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.width < 16 or img.height < 16:
+                raise UsageError(f"picture {path} is only {img.width}x{img.height}; it needs to be at least 16x16")
+            if img.width * img.height > 80_000_000:
+                raise UsageError(f"picture {path} is {img.width}x{img.height}, too large to use")
+            rgb = img.convert("RGB")
+    except FileNotFoundError:
+        raise UsageError(f"picture {path} is missing; run `storymode illustrate` again") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise UsageError(f"picture {path} cannot be read as an image ({err}); delete it and run again") from None
+    scale = max(width / rgb.width, height / rgb.height)
+    size = (max(width, round(rgb.width * scale)), max(height, round(rgb.height * scale)))
+    if size != rgb.size:
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+    left, top = (rgb.width - width) // 2, (rgb.height - height) // 2
+    return np.ascontiguousarray(np.asarray(rgb.crop((left, top, left + width, top + height))))
+
+
+def _affine(motion: Motion, p: float, width: int, height: int) -> np.ndarray:
+    e = _smooth(p)
+    z = motion.zoom_from + (motion.zoom_to - motion.zoom_from) * e
+    cx = (motion.center_from[0] + (motion.center_to[0] - motion.center_from[0]) * e) * width
+    cy = (motion.center_from[1] + (motion.center_to[1] - motion.center_from[1]) * e) * height
+    # keep the view inside the picture whatever the zoom
+    half_w, half_h = width / (2 * z), height / (2 * z)
+    cx = min(max(cx, half_w), width - half_w)
+    cy = min(max(cy, half_h), height - half_h)
+    return np.array([[z, 0.0, width / 2 - z * cx], [0.0, z, height / 2 - z * cy]], dtype=np.float64)
+
+
+class FrameSource:
+    """Computes frame n of a timeline; pictures are loaded lazily and few are held at once."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        import cv2
+
+        cv2.setNumThreads(1)  # the encoder needs the other core
+        self._cv2 = cv2
+        self.tl = timeline
+        self.size = (timeline.width, timeline.height)
+        self.frame_count = round(timeline.duration * timeline.fps)
+        # segments: ("title", start, end), (scene index, start, end)..., ("end", start, end)
+        first_scene_start = timeline.scenes[0].start
+        last_end = timeline.scenes[-1].end
+        self.segments: list[tuple[object, float, float]] = [("title", 0.0, first_scene_start)]
+        self.segments += [(s.index, s.start, s.end) for s in timeline.scenes]
+        self.segments.append(("end", last_end, timeline.duration))
+        self.picture = functools.lru_cache(maxsize=3)(self._picture)
+        self._title: np.ndarray | None = None
+        self._end: np.ndarray | None = None
+
+    def _picture(self, index: int) -> np.ndarray:
+        return load_picture(self.tl.scenes[index].image, *self.size)
+
+    def _render(self, seg: object, t: float) -> np.ndarray:
+        if seg == "title":
+            if self._title is None:
+                self._title = title_card(self.picture(0), self.tl.title)
+            return self._title
+        if seg == "end":
+            if self._end is None:
+                self._end = end_card(self.picture(len(self.tl.scenes) - 1), self.tl.credits)
+            return self._end
+        assert isinstance(seg, int)
+        scene = self.tl.scenes[seg]
+        half = self.tl.transition_s / 2
+        p = (t - (scene.start - half)) / (scene.duration + 2 * half)
+        matrix = _affine(scene.motion, p, *self.size)
+        return self._cv2.warpAffine(self.picture(seg), matrix, self.size, flags=self._cv2.INTER_LINEAR,
+                                    borderMode=self._cv2.BORDER_REFLECT)
+
+    def frame(self, n: int) -> np.ndarray:
+        """The RGB frame at index n."""
+        t = (n + 0.5) / self.tl.fps
+        half = self.tl.transition_s / 2
+        k = next((i for i, (_, a, b) in enumerate(self.segments) if a <= t < b), len(self.segments) - 1)
+        seg, start, end = self.segments[k]
+        frame: np.ndarray | None = None
+        if k + 1 < len(self.segments) and end - t < half:
+            a = (t - (end - half)) / (2 * half)
+            frame = self._cv2.addWeighted(self._render(seg, t), 1 - a, self._render(self.segments[k + 1][0], t), a, 0)
+        elif k > 0 and t - start < half:
+            a = (t - (start - half)) / (2 * half)
+            frame = self._cv2.addWeighted(self._render(self.segments[k - 1][0], t), 1 - a, self._render(seg, t), a, 0)
+        else:
+            frame = self._render(seg, t)
+        fade = (self.tl.duration - t) / FADE_OUT_S
+        if fade < 1:
+            frame = self._cv2.convertScaleAbs(frame, alpha=max(0.0, fade))
+        return frame
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for n in range(self.frame_count):
+            yield self.frame(n)

@@ -1,0 +1,1 @@
+"""Illustrators: a scene's brief in, a picture out."""

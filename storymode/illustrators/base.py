@@ -1,0 +1,49 @@
+"""The illustrator interface: illustrate(request) -> Illustration."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..backend import Backend
+from ..story import Brief, Character
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class IllustrationRequest:
+    """Everything that determines one scene's picture."""
+
+    brief: Brief
+    cast: tuple[Character, ...]  # the whole cast, in story order (for stable per-character looks)
+    scene_text: str
+    scene_index: int
+    scene_count: int
+    style: str
+    seed: int  # the story's seed; the backend derives per-scene and per-character seeds from it
+    width: int
+    height: int
+
+    def in_picture(self) -> tuple[Character, ...]:
+        """The cast members the brief puts in the picture."""
+        wanted = set(self.brief.characters)
+        return tuple(c for c in self.cast if c.id in wanted)
+
+
+@dataclass(frozen=True)
+class Illustration:
+    """A picture and a record of what was drawn (setting, sprites, words that could not be drawn)."""
+
+    image: "Image.Image"
+    drawn: dict = field(default_factory=dict)
+
+
+class Illustrator(Backend):
+    """Draws one picture per scene."""
+
+    stage = "illustrator"
+
+    def illustrate(self, request: IllustrationRequest) -> Illustration:
+        """The picture for one scene."""
+        raise NotImplementedError

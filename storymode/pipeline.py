@@ -1,0 +1,309 @@
+"""Runs the stages over a story folder: cached by content keys, atomic, locked, resumable."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .cast import assign_cast, load_presets
+from .config import Settings
+from .errors import UsageError
+from .events import Event, Listener, ignore
+from .illustrators.base import IllustrationRequest, Illustrator
+from .narrators.base import Narrator
+from .registry import create
+from .story import Story, clean_text, load_story
+from .timeline import LineAudio, Timeline, build_timeline, frame_size
+from .workspace import Workspace, artifact_key, atomic_path, atomic_write_json, atomic_write_text
+from .writers.base import WriteRequest, Writer
+
+OPENMOJI_CREDIT = "Illustrations use OpenMoji (openmoji.org), CC BY-SA 4.0"
+MAX_PROMPT = 100_000
+MAX_TEXT_BYTES = 2_000_000
+
+
+@dataclass
+class Result:
+    """What a run made: paths, the story, the video's length and the seconds each stage took."""
+
+    video: Path | None
+    srt: Path | None
+    vtt: Path | None
+    story_dir: Path
+    story: Story
+    duration: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    cached: dict[str, int] = field(default_factory=dict)
+
+
+def _backend(settings_stage: str, settings: Settings) -> object:
+    return create(settings_stage, settings.backend(settings_stage), settings.options.get(settings_stage, {}))
+
+
+def clean_prompt(prompt: str) -> str:
+    """The prompt without control characters; errors for empty or overlong prompts."""
+    if not isinstance(prompt, str):
+        raise UsageError("the prompt must be text")
+    if len(prompt) > MAX_PROMPT:
+        raise UsageError(f"the prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT:,}. "
+                         "Shorten it, or pass a long text with --from FILE")
+    cleaned = clean_text(prompt)
+    if not cleaned:
+        raise UsageError("the prompt is empty; say what the story is about, e.g. \"a shy fox who learns to fly\"")
+    return cleaned
+
+
+def read_user_text(path: str | Path) -> str:
+    """The user's own story text from a .txt or .md file; clear errors for missing, binary or empty files."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--from {path}: no such file")
+    data = path.read_bytes()
+    if len(data) > MAX_TEXT_BYTES:
+        raise UsageError(f"--from {path}: the file is {len(data):,} bytes; the limit is {MAX_TEXT_BYTES:,}")
+    if b"\x00" in data:
+        raise UsageError(f"--from {path}: this looks like a binary file; give a plain text (.txt or .md) file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"--from {path}: the file is not UTF-8 text; save it as UTF-8 and try again") from None
+    text = clean_text(text)
+    if not text:
+        raise UsageError(f"--from {path}: the file is empty")
+    return text
+
+
+# ---------------------------------------------------------------- write
+def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None, text: str | None = None,
+                title: str | None = None, fresh: bool = False, emit: Listener = ignore) -> Story:
+    """story.json for the request: reused (with the user's edits) when the request is unchanged."""
+    t0 = time.perf_counter()
+    emit(Event("stage-start", "write", total=1))
+    writer = _backend("writer", settings)
+    assert isinstance(writer, Writer)
+    if prompt is None and text is None:
+        if not ws.story_path.exists():
+            raise UsageError(f"{ws.root} has no story.json yet; give a prompt or --from FILE")
+        story = load_story(ws.story_path)
+        emit(Event("stage-end", "write", done=1, total=1, cached=1, seconds=time.perf_counter() - t0))
+        return story
+    request = WriteRequest(prompt=title or prompt or "story", scenes=settings.scenes, audience=settings.audience,
+                           style=settings.style, tone=settings.tone, words_per_scene=settings.words_per_scene,
+                           seed=settings.seed)
+    text_hash = hashlib.sha256(text.encode()).hexdigest() if text is not None else None
+    key = artifact_key("story", writer.fingerprint(), request.model_dump(), text_hash)
+    if not fresh and ws.story_path.exists() and ws.get_meta("story_key") in (key, None):
+        story = load_story(ws.story_path)
+        emit(Event("stage-end", "write", done=1, total=1, cached=1, seconds=time.perf_counter() - t0))
+        return story
+    if ws.story_path.exists():  # a different request: keep the old story (maybe edited) beside the new one
+        atomic_write_text(ws.root / "story.previous.json", ws.story_path.read_text(encoding="utf-8"))
+    story = writer.segment(text, request) if text is not None else writer.write(request)
+    atomic_write_text(ws.story_path, story.to_json())
+    ws.set_meta("story_key", key)
+    emit(Event("step", "write", done=1, total=1))
+    emit(Event("stage-end", "write", done=1, total=1, seconds=time.perf_counter() - t0))
+    return story
+
+
+# ---------------------------------------------------------------- narrate
+def _line_audio(wav: Path, timings: dict, speaker: str, pause_after: float | None) -> LineAudio:
+    return LineAudio(path=str(wav), duration=float(timings["duration"]), speaker=speaker,
+                     sentences=tuple(tuple(s) for s in timings["sentences"]),
+                     words=tuple(tuple(w) for w in timings["words"]), pause_after=pause_after)
+
+
+def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: bool = False,
+                  emit: Listener = ignore) -> list[list[LineAudio]]:
+    """One wav and one timings file per line, each reused when its key (voice, text, pace, backend) is unchanged."""
+    from .compose.audio import write_wav
+
+    t0 = time.perf_counter()
+    total = sum(len(s.lines) for s in story.scenes)
+    emit(Event("stage-start", "narrate", total=total))
+    narrator = _backend("narrator", settings)
+    assert isinstance(narrator, Narrator)
+    cast = assign_cast(story, load_presets(), narrator.name)
+    out: list[list[LineAudio]] = []
+    done = cached = 0
+    for scene in story.scenes:
+        scene_lines = []
+        for line in scene.lines:
+            voice = cast[line.speaker]
+            key = artifact_key("narration", narrator.fingerprint(), voice.model_dump(), line.text, line.pace)
+            wav = ws.narration_dir() / f"{key}.wav"
+            meta = ws.narration_dir() / f"{key}.json"
+            timings = None
+            if not fresh and wav.exists() and meta.exists():
+                try:
+                    timings = json.loads(meta.read_text(encoding="utf-8"))
+                    cached += 1
+                except ValueError:
+                    timings = None
+            if timings is None:
+                narration = narrator.narrate(line.text, voice, line.pace)
+                write_wav(wav, narration.samples, narration.sample_rate)
+                timings = {"duration": narration.duration, "voice": voice.name, "text": line.text,
+                           "timing_source": narration.timing_source,
+                           "sentences": [[s.text, round(s.start, 4), round(s.end, 4)] for s in narration.sentences],
+                           "words": [[w.text, round(w.start, 4), round(w.end, 4)] for w in narration.words]}
+                atomic_write_json(meta, timings)  # written last: its presence marks the artifact complete
+                ws.record(key, wav, "narrate", {"scene": scene.id, "speaker": line.speaker, "voice": voice.name})
+            scene_lines.append(_line_audio(wav, timings, line.speaker, line.pause_after))
+            done += 1
+            emit(Event("step", "narrate", done=done, total=total, cached=cached))
+        out.append(scene_lines)
+    emit(Event("stage-end", "narrate", done=done, total=total, cached=cached, seconds=time.perf_counter() - t0))
+    return out
+
+
+# ---------------------------------------------------------------- illustrate
+def illustrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: bool = False,
+                     emit: Listener = ignore) -> list[str]:
+    """One picture per scene (and a record of what was drawn), reused when its key is unchanged."""
+    t0 = time.perf_counter()
+    total = len(story.scenes)
+    emit(Event("stage-start", "illustrate", total=total))
+    illustrator = _backend("illustrator", settings)
+    assert isinstance(illustrator, Illustrator)
+    width, height = frame_size(settings.aspect, settings.resolution)
+    paths: list[str] = []
+    cached = 0
+    for index, scene in enumerate(story.scenes):
+        request = IllustrationRequest(brief=scene.brief, cast=tuple(story.characters), scene_text=scene.text,
+                                      scene_index=index, scene_count=total, style=story.style, seed=story.seed,
+                                      width=width, height=height)
+        in_picture = [c.model_dump() for c in request.in_picture()]
+        key = artifact_key("art", illustrator.fingerprint(), scene.brief.model_dump(), in_picture,
+                           [c.id for c in story.characters], scene.text, index, total, story.style, story.seed,
+                           width, height)
+        png = ws.art_dir() / f"{key}.png"
+        drawn_path = ws.art_dir() / f"{key}.json"
+        if not fresh and png.exists() and drawn_path.exists():
+            cached += 1
+        else:
+            picture = illustrator.illustrate(request)
+            with atomic_path(png) as tmp:
+                picture.image.save(tmp, format="PNG", compress_level=3)
+            atomic_write_json(drawn_path, picture.drawn)
+            ws.record(key, png, "illustrate", {"scene": scene.id})
+        paths.append(str(png))
+        emit(Event("step", "illustrate", done=index + 1, total=total, cached=cached))
+    emit(Event("stage-end", "illustrate", done=total, total=total, cached=cached, seconds=time.perf_counter() - t0))
+    return paths
+
+
+# ---------------------------------------------------------------- compose
+def output_paths(out: Path) -> tuple[Path, Path, Path]:
+    """The video and its two caption sidecars."""
+    return out, out.with_suffix(".srt"), out.with_suffix(".vtt")
+
+
+def _file_stamp(path: Path) -> dict | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def check_output(out: Path, ws: Workspace, force: bool) -> None:
+    """Refuse an output whose folder is missing or read-only, or a file that is not this story's own render."""
+    import os
+
+    parent = out.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {out}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {out}: the folder {parent} is not writable")
+    if out.is_dir():
+        raise UsageError(f"cannot write {out}: it is a folder")
+    if out.exists() and not force:
+        own = ws.get_meta("output") or {}
+        if own.get("path") != str(out.resolve()) or own.get("stamp") != _file_stamp(out):
+            raise UsageError(f"{out} already exists and is not this story's earlier render; "
+                             "use --force to overwrite it, or choose another output")
+
+
+def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], images: list[str], out: Path,
+                  settings: Settings, *, fresh: bool = False, force: bool = False,
+                  emit: Listener = ignore) -> tuple[Timeline, bool]:
+    """The timeline, the captions and the video; skipped when this exact render already sits at out."""
+    from .compose.base import Composer
+    from .compose.captions import to_srt, to_vtt
+
+    t0 = time.perf_counter()
+    check_output(out, ws, force)
+    width, height = frame_size(settings.aspect, settings.resolution)
+    composer = _backend("composer", settings)
+    assert isinstance(composer, Composer)
+    credits = [f"Written by storymode {__version__} ({settings.writer})",
+               f"Voices: {settings.narrator}", f"Pictures: {settings.illustrator}", OPENMOJI_CREDIT]
+    timeline = build_timeline(story, lines, images, width=width, height=height, fps=settings.fps, credits=credits)
+    atomic_write_text(ws.build_dir() / "timeline.json", timeline.model_dump_json(indent=1))
+    metadata = {"title": story.title, "artist": "storymode", "comment": f"Made with storymode. {OPENMOJI_CREDIT}",
+                "description": (story.prompt or "")[:500], "copyright": OPENMOJI_CREDIT}
+    # narration files are content-addressed, so their names stand for their bytes in the key
+    key = artifact_key("video", composer.fingerprint(), timeline.model_dump(mode="json"), metadata)
+    video, srt, vtt = output_paths(out)
+    own = ws.get_meta("output") or {}
+    frames = round(timeline.duration * timeline.fps)
+    emit(Event("stage-start", "compose", total=frames))
+    if (not fresh and own.get("key") == key and own.get("path") == str(out.resolve())
+            and own.get("stamp") == _file_stamp(out) and srt.exists() and vtt.exists()):
+        emit(Event("stage-end", "compose", done=frames, total=frames, cached=frames,
+                   seconds=time.perf_counter() - t0))
+        return timeline, True
+    atomic_write_text(srt, to_srt(timeline.cues))
+    atomic_write_text(vtt, to_vtt(timeline.cues))
+    titles = [s.lines[0].text[:60] for s in story.scenes]
+
+    def progress(done: int, total: int) -> None:
+        emit(Event("step", "compose", done=done, total=total))
+
+    composer.compose(timeline, out, ws.build_dir(), metadata, progress, chapter_titles=titles)
+    ws.set_meta("output", {"path": str(out.resolve()), "key": key, "stamp": _file_stamp(out)})
+    emit(Event("stage-end", "compose", done=frames, total=frames, seconds=time.perf_counter() - t0))
+    return timeline, False
+
+
+# ---------------------------------------------------------------- all stages
+def default_story_dir(out: Path) -> Path:
+    """fox.mp4 -> fox.storymode/ beside it."""
+    return out.with_suffix(".storymode")
+
+
+def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None = None,
+        title: str | None = None, story_dir: Path | None = None, fresh: bool = False, force: bool = False,
+        emit: Listener = ignore) -> Result:
+    """Every stage, in order, over one locked story folder."""
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise UsageError(f"the output {out} must end in .mp4")
+    ws = Workspace(story_dir or default_story_dir(out))
+    check_output(out, ws, force)
+    seconds: dict[str, float] = {}
+    cached: dict[str, int] = {}
+
+    def timed(stage: str):  # type: ignore[no-untyped-def]
+        def listener(event: Event) -> None:
+            if event.kind == "stage-end":
+                seconds[stage] = round(event.seconds, 3)
+                cached[stage] = event.cached
+            emit(event)
+        return listener
+
+    with ws:
+        story = write_stage(ws, settings, prompt=prompt, text=text, title=title, fresh=fresh, emit=timed("write"))
+        lines = narrate_stage(ws, story, settings, fresh=fresh, emit=timed("narrate"))
+        images = illustrate_stage(ws, story, settings, fresh=fresh, emit=timed("illustrate"))
+        timeline, _ = compose_stage(ws, story, lines, images, out, settings, fresh=fresh, force=force,
+                                    emit=timed("compose"))
+    video, srt, vtt = output_paths(out)
+    result = Result(video, srt, vtt, ws.root, story, timeline.duration, seconds, cached)
+    emit(Event("done", data={"video": str(video), "srt": str(srt), "vtt": str(vtt), "story_dir": str(ws.root),
+                             "duration": timeline.duration, "stage_seconds": seconds}))
+    return result

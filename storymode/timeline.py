@@ -1,0 +1,222 @@
+"""The timeline: a pure function from narration timings and pictures to what plays when."""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .story import NARRATOR, Story
+
+ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
+RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
+LEAD_S = 0.5  # picture before the first word of a scene
+TAIL_S = 0.8  # picture after the last word
+LINE_GAP_S = 0.35
+SPEAKER_CHANGE_GAP_S = 0.5
+TITLE_S = 2.5
+END_S = 3.5
+TRANSITION_S = 0.6
+MIN_SCENE_S = 1.5
+
+
+def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
+    """Width and height (even numbers) for an aspect ratio and a resolution name; the short side is the p-number."""
+    aw, ah = ASPECTS[aspect]
+    short = RESOLUTIONS[resolution]
+    if aw >= ah:
+        w, h = round(short * aw / ah), short
+    else:
+        w, h = short, round(short * ah / aw)
+    return w - w % 2, h - h % 2
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WordCue(_Data):
+    """One word and when it is spoken (absolute seconds)."""
+
+    text: str
+    start: float
+    end: float
+
+
+class Cue(_Data):
+    """One caption on screen: at most two lines."""
+
+    start: float
+    end: float
+    text: str  # lines joined by "\n"
+    speaker: str = NARRATOR
+    words: list[WordCue] = Field(default_factory=list)
+
+
+class Motion(_Data):
+    """Ken Burns motion: zoom from/to and the centre's travel, in fractions of the frame."""
+
+    kind: Literal["zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up"]
+    zoom_from: float
+    zoom_to: float
+    center_from: tuple[float, float]
+    center_to: tuple[float, float]
+
+
+class AudioClip(_Data):
+    """A narration file placed on the timeline."""
+
+    path: str
+    start: float
+    duration: float
+
+
+class TimelineScene(_Data):
+    """A scene on screen: its picture, when, how it moves and how it leaves."""
+
+    index: int
+    scene_id: str
+    image: str
+    start: float
+    duration: float
+    motion: Motion
+    transition: Literal["crossfade", "fade-black", "cut"] = "crossfade"
+
+    @property
+    def end(self) -> float:
+        """When the scene ends."""
+        return self.start + self.duration
+
+
+class Timeline(_Data):
+    """Everything the composer needs, as plain data (saved as build/timeline.json)."""
+
+    width: int
+    height: int
+    fps: int
+    title: str
+    credits: list[str] = Field(default_factory=list)
+    title_s: float = TITLE_S
+    end_s: float = END_S
+    transition_s: float = TRANSITION_S
+    scenes: list[TimelineScene]
+    audio: list[AudioClip]
+    cues: list[Cue]
+    duration: float
+
+
+@dataclass(frozen=True)
+class LineAudio:
+    """What the timeline needs of one narrated line: its file, length, speaker and timings."""
+
+    path: str
+    duration: float
+    speaker: str
+    sentences: tuple[tuple[str, float, float], ...]
+    words: tuple[tuple[str, float, float], ...]
+    pause_after: float | None = None
+
+
+_MOTIONS = ("zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up")
+
+
+def _motion(kind: str, rng: random.Random) -> Motion:
+    z = 1.0 + rng.uniform(0.08, 0.13)
+    if kind == "zoom-in":
+        c = (0.5 + rng.uniform(-0.04, 0.04), 0.5 + rng.uniform(-0.03, 0.03))
+        return Motion(kind=kind, zoom_from=1.0, zoom_to=z, center_from=(0.5, 0.5), center_to=c)
+    if kind == "zoom-out":
+        c = (0.5 + rng.uniform(-0.04, 0.04), 0.5 + rng.uniform(-0.03, 0.03))
+        return Motion(kind=kind, zoom_from=z, zoom_to=1.0, center_from=c, center_to=(0.5, 0.5))
+    span = (1 - 1 / z) / 2 * 0.9  # how far the centre may travel while the view stays inside the picture
+    if kind == "pan-left":
+        return Motion(kind=kind, zoom_from=z, zoom_to=z, center_from=(0.5 + span, 0.5), center_to=(0.5 - span, 0.5))
+    if kind == "pan-right":
+        return Motion(kind=kind, zoom_from=z, zoom_to=z, center_from=(0.5 - span, 0.5), center_to=(0.5 + span, 0.5))
+    return Motion(kind=kind, zoom_from=z, zoom_to=z, center_from=(0.5, 0.5 + span), center_to=(0.5, 0.5 - span))
+
+
+def wrap_caption(text: str, max_chars: int) -> list[list[str]]:
+    """Split a sentence into caption pages of at most two lines, breaking at phrase boundaries where possible."""
+    words = text.split()
+    pages: list[list[str]] = []
+    lines: list[str] = []
+    current: list[str] = []
+    for word in words:
+        candidate = " ".join([*current, word])
+        if current and len(candidate) > max_chars:
+            # prefer to break after the last punctuation in the line if it is not too early
+            cut = len(current)
+            for i in range(len(current) - 1, 0, -1):
+                if re.search(r"[,;:—–-]$", current[i - 1]) and len(" ".join(current[:i])) > max_chars * 0.45:
+                    cut = i
+                    break
+            lines.append(" ".join(current[:cut]))
+            current = current[cut:]
+            if len(lines) == 2:
+                pages.append(lines)
+                lines = []
+        current.append(word)
+    if current:
+        lines.append(" ".join(current))
+    if lines:
+        pages.append(lines)
+    return pages
+
+
+def _cues_for_sentence(words: list[WordCue], speaker: str, max_chars: int) -> list[Cue]:
+    text = " ".join(w.text for w in words)
+    cues = []
+    i = 0
+    for page in wrap_caption(text, max_chars):
+        n = sum(len(line.split()) for line in page)
+        chunk = words[i:i + n]
+        i += n
+        if chunk:
+            cues.append(Cue(start=chunk[0].start, end=chunk[-1].end, text="\n".join(page), speaker=speaker,
+                            words=chunk))
+    return cues
+
+
+def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str], *, width: int, height: int,
+                   fps: int, credits: list[str] | None = None) -> Timeline:
+    """Place every scene and line in time; durations come from the audio, motion varies scene to scene."""
+    rng = random.Random(f"{story.seed}:motion")
+    max_chars = 42 if width >= height else 26
+    scenes: list[TimelineScene] = []
+    audio: list[AudioClip] = []
+    cues: list[Cue] = []
+    t = TITLE_S
+    last_kind = ""
+    for index, (scene, scene_lines, image) in enumerate(zip(story.scenes, lines, images)):
+        start = t
+        cursor = start + LEAD_S
+        previous_speaker = None
+        for n, line in enumerate(scene_lines):
+            if n:
+                gap = scene_lines[n - 1].pause_after
+                if gap is None:
+                    gap = SPEAKER_CHANGE_GAP_S if line.speaker != previous_speaker else LINE_GAP_S
+                cursor += gap
+            audio.append(AudioClip(path=line.path, start=round(cursor, 4), duration=line.duration))
+            for sentence, s0, s1 in line.sentences:
+                sentence_words = [WordCue(text=w, start=cursor + a, end=cursor + b)
+                                  for w, a, b in line.words if s0 - 1e-6 <= a and b <= s1 + 1e-6]
+                if not sentence_words:
+                    sentence_words = [WordCue(text=sentence, start=cursor + s0, end=cursor + s1)]
+                cues.extend(_cues_for_sentence(sentence_words, line.speaker, max_chars))
+            cursor += line.duration
+            previous_speaker = line.speaker
+        tail = scene_lines[-1].pause_after if scene_lines and scene_lines[-1].pause_after is not None else TAIL_S
+        duration = max(MIN_SCENE_S, cursor + tail - start)
+        kind = rng.choice([k for k in _MOTIONS if k != last_kind])
+        last_kind = kind
+        transition = "fade-black" if index == len(story.scenes) - 1 else "crossfade"
+        scenes.append(TimelineScene(index=index, scene_id=scene.id, image=image, start=round(start, 4),
+                                    duration=round(duration, 4), motion=_motion(kind, rng), transition=transition))
+        t = start + duration
+    total = t + END_S
+    return Timeline(width=width, height=height, fps=fps, title=story.title, credits=credits or [],
+                    scenes=scenes, audio=audio, cues=cues, duration=round(total, 4))

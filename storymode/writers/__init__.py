@@ -1,0 +1,1 @@
+"""Writers: a prompt or a text in, a Story out."""
