@@ -213,12 +213,17 @@ def _file_stamp(path: Path) -> dict | None:
 def check_output(out: Path, ws: Workspace, force: bool) -> None:
     """Refuse an output whose folder is missing or read-only, or a file that is not this story's own render."""
     import os
+    import tempfile
 
     parent = out.parent
     if not parent.is_dir():
         raise UsageError(f"cannot write {out}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write {out}: the folder {parent} is not writable")
+    try:  # the honest test: make a file there (os.access says yes to root on read-only places)
+        fd, probe = tempfile.mkstemp(prefix=".storymode-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UsageError(f"cannot write {out}: the folder {parent} is not writable ({err.strerror})") from None
     if out.is_dir():
         raise UsageError(f"cannot write {out}: it is a folder")
     if out.exists() and not force:
@@ -271,6 +276,15 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
 
 
 # ---------------------------------------------------------------- all stages
+def remove_stale_temporaries(ws: Workspace, out: Path) -> None:
+    """Delete temporary files a killed run left behind (safe: we hold the folder's lock)."""
+    patterns = [(ws.root, ".*.part*"), (ws.narration_dir(), ".*.part*"), (ws.art_dir(), ".*.part*"),
+                (ws.build_dir(), ".*.part*"), (out.parent, f".{out.stem}.*.part.mp4")]
+    for folder, pattern in patterns:
+        for stale in folder.glob(pattern):
+            stale.unlink(missing_ok=True)
+
+
 def default_story_dir(out: Path) -> Path:
     """fox.mp4 -> fox.storymode/ beside it."""
     return out.with_suffix(".storymode")
@@ -297,6 +311,7 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
         return listener
 
     with ws:
+        remove_stale_temporaries(ws, out)
         story = write_stage(ws, settings, prompt=prompt, text=text, title=title, fresh=fresh, emit=timed("write"))
         lines = narrate_stage(ws, story, settings, fresh=fresh, emit=timed("narrate"))
         images = illustrate_stage(ws, story, settings, fresh=fresh, emit=timed("illustrate"))

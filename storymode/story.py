@@ -19,6 +19,10 @@ Weather = Literal["clear", "clouds", "rain", "snow", "wind", "fog"]
 _ID = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
+def _KEEP_FORMAT(ch: str) -> bool:
+    return ch in "\u200c\u200d" or "\U000e0020" <= ch <= "\U000e007f"
+
+
 def clean_text(text: str) -> str:
     """Drop control and format characters (keeping emoji, newlines and tabs as spaces) and trim."""
     kept = []
@@ -27,6 +31,8 @@ def clean_text(text: str) -> str:
             kept.append("\n" if ch == "\n" else " ")
         elif unicodedata.category(ch) in ("Cc", "Cs", "Co") or ch in "\u2028\u2029":
             continue
+        elif unicodedata.category(ch) == "Cf" and not _KEEP_FORMAT(ch):
+            continue  # bidi overrides and invisible marks; joiners inside emoji sequences stay
         else:
             kept.append(ch)
     return "".join(kept).strip()

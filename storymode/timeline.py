@@ -27,10 +27,8 @@ def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
     aw, ah = ASPECTS[aspect]
     short = RESOLUTIONS[resolution]
     if aw >= ah:
-        w, h = round(short * aw / ah), short
-    else:
-        w, h = short, round(short * ah / aw)
-    return w - w % 2, h - h % 2
+        return round(short * aw / ah / 2) * 2, short
+    return short, round(short * ah / aw / 2) * 2
 
 
 class _Data(BaseModel):
