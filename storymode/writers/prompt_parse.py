@@ -35,10 +35,11 @@ KINDS: dict[str, tuple[bool, str]] = {k: (False, "") for k in (
     "shark octopus crab squirrel hedgehog badger raccoon otter beaver deer reindeer moose donkey giraffe zebra "
     "hippo bee bumblebee butterfly caterpillar ladybug ant spider bat kangaroo koala sloth camel llama flamingo "
     "peacock seal mole robot moon star sun cloud tree train car boat rocket kite balloon snowman teddy ghost "
-    "monster alien troll giant fairy elf gnome mermaid lighthouse volcano"
+    "monster alien troll giant fairy elf gnome mermaid volcano"
 ).split()}
 KINDS.update({k: (True, "") for k in "child kid baby person wizard witch pirate knight astronaut chef "
-              "farmer baker painter artist teacher doctor sailor explorer scientist inventor detective".split()})
+              "farmer baker painter artist teacher doctor sailor explorer scientist inventor detective keeper "
+              "builder gardener musician dancer singer student".split()})
 KINDS.update({k: (True, "she") for k in "girl princess queen woman grandma granny grandmother mother mum mom "
               "sister lady".split()})
 KINDS.update({k: (True, "he") for k in "boy prince king man grandpa grandfather father dad brother".split()})
@@ -80,7 +81,7 @@ for _setting, _words in {
     "sky": "sky clouds cloud fly flying moon stars star kite balloon",
     "bedroom": "bedroom bed bedtime",
     "kitchen": "kitchen bake baking cake cook cooking oven",
-    "classroom": "school classroom class teacher lesson lessons",
+    "classroom": "school classroom class teacher",
     "castle hall": "castle palace king queen princess prince knight throne",
     "garden": "garden vegetables greenhouse",
     "lake": "lake pond",
@@ -136,11 +137,11 @@ _META = re.compile(
     r"(?:about|of|where|in which|with)\s+", re.I)
 _GOAL = re.compile(
     r"\b(?:wants?|wanted|wishes|wished|longs?|longed|learns?|learned|learnt|tries|tried|tries hard|hopes?|hoped|"
-    r"needs?|needed|decides?|decided|dreams? of|dreamed of|dreamt of|sets? out|set off|sets off|has|had|can't|"
-    r"cannot|couldn't|could not|is learning|is trying|goes on a quest|goes)\s+(?:to\s+)?(?:how to\s+)?([^.,;!?:]+)",
+    r"needs?|needed|decides?|decided|dreams? of|dreamed of|dreamt of|can't|cannot|couldn't|could not|"
+    r"is learning|is trying|quest|mission|journey|adventure)\s+(?:to\s+)?(?:how to\s+)?([^.,;!?:]+)",
     re.I)
 _LOVES = re.compile(r"\b(?:loves?|loved|adores?|likes?)\s+([^.,;!?:]+)", re.I)
-_LOST = re.compile(r"\b(?:lost|loses|lose|misplaced|can't find|cannot find)\s+([^.,;!?:]+)", re.I)
+_LOST = re.compile(r"\b(?:lost|loses|lose|misplaced|can't find|cannot find)\s+((?:the|her|his|its|their|my|a|an)\s[^.,;!?:]+)", re.I)
 _AFRAID = re.compile(r"\b(?:afraid|scared|frightened|terrified)\s+of\s+([^.,;!?:]+)", re.I)
 _LEARNS_THAT = re.compile(r"\blearn(?:s|ed|t)?\s+that\s+([^.;!?]+)", re.I)
 _CUT = re.compile(r"\s+(?:and then|and|but|because|so|until|when|while|who|which|with (?:a|an|the|his|her)|"
@@ -150,11 +151,15 @@ FOODS = set("cake cakes cookies cookie pie pies honey cheese pizza apples apple 
             "carrots carrot soup pancakes sweets candy chocolate ice-cream icecream".split())
 
 
+_THINGS = {"moon", "star", "sun", "kite", "balloon", "boat", "rocket", "tree", "cloud", "car", "train"}
+
+
 @dataclass
 class Premise:
     """What the prompt says, as far as plain word matching can tell."""
 
     text: str = ""
+    raw_words: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     hero_kind: str | None = None
     hero_name: str | None = None
@@ -239,8 +244,12 @@ def _goal_from(raw: str) -> str | None:
     first = phrase.split()[0].lower()
     if first in ("a", "an") and "lesson" in low:
         return None
-    if first in ("a", "an", "the", "some", "lots", "many", "no") or first in FOODS or first in PROP_WORDS:
+    if first in ("a", "an", "the", "some", "my", "his", "her", "their") and len(phrase.split()) > 1:
+        return _own("find " + phrase)
+    if first in ("a", "an", "the", "some", "lots", "many", "no", "that", "on", "be") or first in FOODS:
         return None
+    if first in PROP_WORDS and first not in ("paint", "drum", "sled", "knit"):
+        return _own("find " + article(phrase))
     if first.endswith("ing"):
         phrase = " ".join([degerund(first)] + phrase.split()[1:])
     return _own(phrase)
@@ -252,6 +261,7 @@ def parse_prompt(prompt: str) -> Premise:
     p = Premise(text=text)
     tokens = [(m.group(0), m.start()) for m in _WORD.finditer(text)]
     p.words = [t.lower().strip("'’-") for t, _ in tokens]
+    p.raw_words = [w.lower() for w in _WORD.findall(clean_text(prompt[: PARSE_CHARS * 4])[:PARSE_CHARS])]
     low = text.lower()
 
     # hero name: a capitalised word that is not a common word
@@ -276,15 +286,22 @@ def parse_prompt(prompt: str) -> Premise:
             p.hero_kind = kinds[0][0]
         else:
             p.hero_kind = "girl" if p.hero_name in FEMALE_NAMES else "boy" if p.hero_name in MALE_NAMES else "child"
-        p.companions = [k for k, _ in kinds if k != p.hero_kind][:2]
+        p.companions = [k for k, _ in kinds if k != p.hero_kind and k not in _THINGS][:2]
     elif kinds:
         p.hero_kind = kinds[0][0]
-        p.companions = [k for k, _ in kinds[1:] if k not in ("moon", "star", "sun", "kite", "balloon", "boat",
-                                                              "rocket", "tree", "cloud")][:2]
+        p.companions = [k for k, _ in kinds[1:] if k not in _THINGS][:2]
     else:
         p.hero_kind = _first_noun(p.words)
+    if p.hero_kind and not p.hero_name and p.hero_kind in p.words:
+        i = p.words.index(p.hero_kind)
+        prev = p.words[i - 1] if i else ""
+        if (prev.isalpha() and len(prev) > 2 and prev not in STOP and prev not in TRAITS and prev not in KINDS
+                and prev not in SETTING_WORDS and i >= 2 and (p.words[i - 2] in ("a", "an", "the") or p.words[i - 2] in TRAITS)):
+            p.hero_kind = f"{prev} {p.hero_kind}"
+    if p.hero_kind and len(p.hero_kind) > 24:
+        p.hero_kind = None
     if p.hero_kind:
-        p.human, p.pronoun = KINDS.get(p.hero_kind, (False, ""))
+        p.human, p.pronoun = KINDS.get(p.hero_kind.split()[-1], (False, ""))
         p.pronoun = p.pronoun or None
     if p.hero_name in FEMALE_NAMES:
         p.pronoun = "she"
