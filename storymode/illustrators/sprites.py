@@ -263,8 +263,12 @@ def sprite_name(stem: str) -> str:
     return ""
 
 
+# OpenMoji's water colours: boats come standing in a block of water, which is keyed out on request.
+_WATER_BLUES = ((0x92, 0xD3, 0xF5), (0x61, 0xB2, 0xE4))
+
+
 @functools.lru_cache(maxsize=256)
-def render(stem: str, size: int):
+def render(stem: str, size: int, drop_water: bool = False):
     """The sprite rendered to an RGBA image of size x size, cropped to its visible pixels."""
     import resvg_py
     from PIL import Image
@@ -273,5 +277,14 @@ def render(stem: str, size: int):
     png = resvg_py.svg_to_bytes(svg_path=str(svg_dir() / f"{stem}.svg"), width=size, height=size)
     img = Image.open(io.BytesIO(bytes(png))).convert("RGBA")
     img.load()
+    if drop_water:
+        import numpy as np
+
+        arr = np.array(img)
+        rgb = arr[:, :, :3].astype(np.int16)
+        for blue in _WATER_BLUES:
+            near = np.abs(rgb - np.array(blue, dtype=np.int16)).sum(axis=2) < 60
+            arr[near, 3] = 0
+        img = Image.fromarray(arr, "RGBA")
     box = img.getchannel("A").point(lambda a: 255 if a > 24 else 0).getbbox()
     return img.crop(box) if box else img
