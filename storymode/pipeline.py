@@ -39,6 +39,20 @@ class Result:
     cached: dict[str, int] = field(default_factory=dict)
 
 
+def check_backends(settings: Settings) -> None:
+    """Every chosen backend exists, accepts its options and can run here: checked before any work."""
+    from .registry import STAGES, backend_class, parse_options
+
+    for stage in STAGES:
+        cls = backend_class(stage, settings.backend(stage))
+        parse_options(cls, settings.options.get(stage, {}))
+        ok, why = cls.usable()
+        if not ok:
+            from .errors import MissingDependency
+
+            raise MissingDependency(f"the {stage} {cls.name!r} cannot run here: {why}")
+
+
 def _backend(settings_stage: str, settings: Settings) -> object:
     return create(settings_stage, settings.backend(settings_stage), settings.options.get(settings_stage, {}))
 
@@ -298,6 +312,7 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
     if out.suffix.lower() != ".mp4":
         raise UsageError(f"the output {out} must end in .mp4")
     ws = Workspace(story_dir or default_story_dir(out))
+    check_backends(settings)
     check_output(out, ws, force)
     seconds: dict[str, float] = {}
     cached: dict[str, int] = {}

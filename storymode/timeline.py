@@ -178,6 +178,16 @@ def _cues_for_sentence(words: list[WordCue], speaker: str, max_chars: int) -> li
     return cues
 
 
+def _close_gaps(cues: list[Cue], max_gap: float = 0.8) -> list[Cue]:
+    """Hold each caption until the next one when the pause between them is short (no flicker)."""
+    out = []
+    for cue, nxt in zip(cues, [*cues[1:], None]):
+        if nxt is not None and 0 < nxt.start - cue.end <= max_gap:
+            cue = cue.model_copy(update={"end": nxt.start})
+        out.append(cue)
+    return out
+
+
 def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str], *, width: int, height: int,
                    fps: int, credits: list[str] | None = None) -> Timeline:
     """Place every scene and line in time; durations come from the audio, motion varies scene to scene."""
@@ -216,5 +226,6 @@ def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str]
                                     duration=round(duration, 4), motion=_motion(kind, rng), transition=transition))
         t = start + duration
     total = t + END_S
+    cues = _close_gaps(cues)
     return Timeline(width=width, height=height, fps=fps, title=story.title, credits=credits or [],
                     scenes=scenes, audio=audio, cues=cues, duration=round(total, 4))

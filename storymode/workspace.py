@@ -61,7 +61,7 @@ class Workspace:
     """A story folder: story.json, manifest.json, narration/, art/, build/."""
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+        self.root = Path(root).resolve()
         self._lock_fh: Any = None
 
     # folders and files

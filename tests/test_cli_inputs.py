@@ -19,7 +19,7 @@ def assert_usage_error(proc, *needles: str) -> None:
         assert needle.lower() in proc.stderr.lower(), proc.stderr
 
 
-@pytest.mark.parametrize("prompt", ["", "   \n\t  ", "\x00\x01\x1b"])
+@pytest.mark.parametrize("prompt", ["", "   \n\t  ", "\x01\x1b\x7f"])
 def test_empty_prompt(tmp_path, prompt):
     proc = run_cli("make", prompt, "-o", "x.mp4", cwd=tmp_path)
     assert_usage_error(proc, "prompt is empty")

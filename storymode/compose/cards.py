@@ -34,11 +34,13 @@ def _draw_block(img: Image.Image, blocks: list[tuple[str, ImageFont.FreeTypeFont
     draw = ImageDraw.Draw(img)
     w, h = img.size
     laid: list[tuple[str, ImageFont.FreeTypeFont, tuple[int, int, int], int]] = []
-    for text, font, colour in blocks:
-        for line in _fit_lines(draw, text, font, int(w * 0.84))[:4]:
-            box = draw.textbbox((0, 0), line, font=font)
-            laid.append((line, font, colour, box[3] - box[1]))
     gap = int(min(w, h) * 0.025)
+    for n, (text, font, colour) in enumerate(blocks):
+        for line in _fit_lines(draw, text, font, int(w * 0.84))[:4]:
+            ascent, descent = font.getmetrics()
+            laid.append((line, font, colour, ascent + descent))
+        if n == 0 and len(blocks) > 1:
+            laid.append(("", font, colour, gap))  # breathing room under the heading
     total = sum(height for *_, height in laid) + gap * max(0, len(laid) - 1)
     y = (h - total) // 2
     for line, font, colour, height in laid:
