@@ -1,0 +1,66 @@
+"""The embedded narrator: real synthesis, exact sentence timings, character voices that keep their length."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from storymode.cast import assign_cast, load_presets
+from storymode.narrators.hibari import HibariNarrator
+from storymode.story import Story
+
+from .conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def narrator():
+    return HibariNarrator()
+
+
+def test_sentence_timings_cover_the_audio(narrator):
+    presets = load_presets()
+    n = narrator.narrate("Pip looked up. The sky was wide and blue! Would she fly?", presets["narrator"])
+    assert [s.text for s in n.sentences] == ["Pip looked up.", "The sky was wide and blue!", "Would she fly?"]
+    assert n.sentences[0].start == 0 and abs(n.sentences[-1].end - n.duration) < 1e-6
+    assert all(a.end < b.start for a, b in zip(n.sentences, n.sentences[1:]))  # a pause between sentences
+    assert len(n.words) == 11 and n.words[0].text == "Pip"
+    rms = np.sqrt(np.mean(n.samples ** 2))
+    assert 0.02 < rms < 0.5 and n.sample_rate == 24000
+
+
+def test_character_voice_shifts_pitch_not_length(narrator):
+    presets = load_presets()
+    plain = narrator.narrate("I can fly, I really can!", presets["narrator"].model_copy(update={"speed": 1.0}))
+    small = narrator.narrate("I can fly, I really can!", presets["small"].model_copy(update={"speed": 1.0}))
+    assert abs(plain.duration - small.duration) < 0.01
+
+    def centroid(x: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(x))
+        freqs = np.fft.rfftfreq(len(x), 1 / 24000)
+        return float((spectrum * freqs).sum() / spectrum.sum())
+
+    assert centroid(small.samples) > centroid(plain.samples) * 1.1  # brighter, smaller voice
+
+
+def test_cast_gives_distinct_stable_voices():
+    story = Story.model_validate({"title": "T", "characters": [
+        {"id": "mo", "name": "Mo", "kind": "little mouse"}, {"id": "ol", "name": "Ol", "kind": "old owl"},
+        {"id": "fi", "name": "Fi", "kind": "fox"}], "scenes": [{"id": "a", "lines": [
+            {"speaker": "mo", "text": "Hi."}, {"speaker": "ol", "text": "Hoo."}, {"speaker": "fi", "text": "Hey."}]}]})
+    cast = assign_cast(story, load_presets(), "hibari")
+    names = [cast[s].name for s in ("narrator", "mo", "ol", "fi")]
+    assert len(set(names)) == 4
+    assert cast["mo"].size == "small" and cast["ol"].size == "big"
+    assert assign_cast(story, load_presets(), "hibari") == cast
+
+
+def test_voices_command_lists_and_previews(tmp_path):
+    listing = run_cli("voices")
+    assert listing.returncode == 0 and "narrator" in listing.stdout and "small" in listing.stdout
+    proc = run_cli("voices", "--say", "Hello there!", "--voice", "deep", "-o", str(tmp_path / "hi.wav"))
+    assert proc.returncode == 0, proc.stderr
+    import wave
+
+    with wave.open(str(tmp_path / "hi.wav")) as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 24000 * 0.4
+    bad = run_cli("voices", "--say", "Hi", "--voice", "nobody", "-o", str(tmp_path / "x.wav"))
+    assert bad.returncode == 2 and "presets:" in bad.stderr
