@@ -65,6 +65,7 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--resolution", type=click.Choice(RESOLUTIONS), help="Frame size (default 720p)."),
         click.option("--fps", type=click.Choice(["24", "25", "30"]), help="Frames per second (default 30)."),
         click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Same seed, same story and pictures."),
+        click.option("--music", type=str, help="Music bed under the narration (ducked while the voice speaks)."),
         click.option("--writer", type=str, help="Writer backend (see `storymode backends`)."),
         click.option("--narrator", type=str, help="Narrator backend."),
         click.option("--illustrator", type=str, help="Illustrator backend."),
@@ -101,7 +102,7 @@ def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]
         else:
             out = Path(value)
     keys = ["scenes", "audience", "style", "tone", "words_per_scene", "aspect", "resolution", "seed",
-            "writer", "narrator", "illustrator", "composer"]
+            "writer", "narrator", "illustrator", "composer", "music"]
     overrides = {k: params.get(k) for k in keys}
     if params.get("fps"):
         overrides["fps"] = int(params["fps"])

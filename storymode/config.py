@@ -42,6 +42,7 @@ class Settings(BaseModel):
     aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
     resolution: Literal["480p", "720p", "1080p"] = "720p"
     fps: Literal[24, 25, 30] = 30
+    music: str | None = Field(None, description="an audio file played under the narration, ducked by the voice")
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
     def backend(self, stage: str) -> str:

@@ -247,6 +247,22 @@ def check_output(out: Path, ws: Workspace, force: bool) -> None:
                              "use --force to overwrite it, or choose another output")
 
 
+def check_music(path: str) -> str:
+    """The music file's absolute path, once ffmpeg has found an audio stream in it."""
+    import subprocess
+
+    from .ffmpeg_exe import ffmpeg_exe
+
+    music = Path(path).expanduser()
+    if not music.is_file():
+        raise UsageError(f"--music {path}: no such file")
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(music), "-map", "0:a:0", "-t", "0.5",
+                            "-f", "null", "-"], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0 or "Audio:" not in probe.stderr:
+        raise UsageError(f"--music {path}: ffmpeg finds no audio in this file; give an mp3, wav, ogg, m4a or flac")
+    return str(music.resolve())
+
+
 def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], images: list[str], out: Path,
                   settings: Settings, *, fresh: bool = False, force: bool = False,
                   emit: Listener = ignore) -> tuple[Timeline, bool]:
@@ -261,12 +277,15 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     assert isinstance(composer, Composer)
     credits = [f"Written by storymode {__version__} ({settings.writer})",
                f"Voices: {settings.narrator}", f"Pictures: {settings.illustrator}", OPENMOJI_CREDIT]
-    timeline = build_timeline(story, lines, images, width=width, height=height, fps=settings.fps, credits=credits)
+    music = check_music(settings.music) if settings.music else None
+    timeline = build_timeline(story, lines, images, width=width, height=height, fps=settings.fps, credits=credits,
+                              music=music)
     atomic_write_text(ws.build_dir() / "timeline.json", timeline.model_dump_json(indent=1))
     metadata = {"title": story.title, "artist": "storymode", "comment": f"Made with storymode. {OPENMOJI_CREDIT}",
                 "description": (story.prompt or "")[:500], "copyright": OPENMOJI_CREDIT}
     # narration files are content-addressed, so their names stand for their bytes in the key
-    key = artifact_key("video", composer.fingerprint(), timeline.model_dump(mode="json"), metadata)
+    music_stamp = _file_stamp(Path(music)) if music else None
+    key = artifact_key("video", composer.fingerprint(), timeline.model_dump(mode="json"), metadata, music_stamp)
     video, srt, vtt = output_paths(out)
     own = ws.get_meta("output") or {}
     frames = round(timeline.duration * timeline.fps)
@@ -313,6 +332,8 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
         raise UsageError(f"the output {out} must end in .mp4")
     ws = Workspace(story_dir or default_story_dir(out))
     check_backends(settings)
+    if settings.music:
+        check_music(settings.music)
     check_output(out, ws, force)
     seconds: dict[str, float] = {}
     cached: dict[str, int] = {}

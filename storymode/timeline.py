@@ -1,6 +1,7 @@
 """The timeline: a pure function from narration timings and pictures to what plays when."""
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class Timeline(_Data):
     fps: int
     title: str
     credits: list[str] = Field(default_factory=list)
+    music: str | None = None
     title_s: float = TITLE_S
     end_s: float = END_S
     transition_s: float = TRANSITION_S
@@ -136,32 +138,61 @@ def _motion(kind: str, rng: random.Random) -> Motion:
     return Motion(kind=kind, zoom_from=z, zoom_to=z, center_from=(0.5, 0.5 + span), center_to=(0.5, 0.5 - span))
 
 
+_PHRASE_END = re.compile(r"[,;:—–]$")
+
+
+def _two_lines(words: list[str], max_chars: int) -> list[str] | None:
+    """One line, or two lines of similar length split at a phrase boundary where possible; None if too long."""
+    text = " ".join(words)
+    if len(text) <= max_chars or len(words) == 1:
+        return [text]
+    best: tuple[float, list[str]] | None = None
+    for i in range(1, len(words)):
+        a, b = " ".join(words[:i]), " ".join(words[i:])
+        if len(a) > max_chars or len(b) > max_chars:
+            continue
+        score = abs(len(a) - len(b)) - (10 if _PHRASE_END.search(words[i - 1]) else 0)
+        if best is None or score < best[0]:
+            best = (score, [a, b])
+    return best[1] if best else None
+
+
+def _groups(words: list[str], count: int) -> list[list[str]]:
+    """Words cut into count runs of similar length, preferring cuts after punctuation."""
+    total = len(" ".join(words))
+    cuts, position, ends = [], 0, []
+    for i, word in enumerate(words):
+        position += len(word) + (1 if i else 0)
+        ends.append(position)
+    for k in range(1, count):
+        target = total * k / count
+        window = total / count * 0.25
+        candidates = [i for i in range(1, len(words)) if abs(ends[i - 1] - target) <= window
+                      and _PHRASE_END.search(words[i - 1]) and (not cuts or i > cuts[-1])]
+        if candidates:
+            cut = min(candidates, key=lambda i: abs(ends[i - 1] - target))
+        else:
+            cut = min(range(1, len(words)), key=lambda i: abs(ends[i - 1] - target))
+        if cuts and cut <= cuts[-1]:
+            cut = cuts[-1] + 1
+        if cut < len(words):
+            cuts.append(cut)
+    bounds = [0, *cuts, len(words)]
+    return [words[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
 def wrap_caption(text: str, max_chars: int) -> list[list[str]]:
-    """Split a sentence into caption pages of at most two lines, breaking at phrase boundaries where possible."""
+    """Split a sentence into caption pages of at most two lines, balanced, breaking at phrase boundaries."""
     words = text.split()
-    pages: list[list[str]] = []
-    lines: list[str] = []
-    current: list[str] = []
-    for word in words:
-        candidate = " ".join([*current, word])
-        if current and len(candidate) > max_chars:
-            # prefer to break after the last punctuation in the line if it is not too early
-            cut = len(current)
-            for i in range(len(current) - 1, 0, -1):
-                if re.search(r"[,;:—–-]$", current[i - 1]) and len(" ".join(current[:i])) > max_chars * 0.45:
-                    cut = i
-                    break
-            lines.append(" ".join(current[:cut]))
-            current = current[cut:]
-            if len(lines) == 2:
-                pages.append(lines)
-                lines = []
-        current.append(word)
-    if current:
-        lines.append(" ".join(current))
-    if lines:
-        pages.append(lines)
-    return pages
+    if not words:
+        return []
+    count = max(1, math.ceil(len(text) / (2 * max_chars * 0.92)))
+    while True:
+        pages = [_two_lines(group, max_chars) for group in _groups(words, count)]
+        if all(page is not None for page in pages) or count >= len(words):
+            return [page if page is not None else [" ".join(group)]
+                    for page, group in zip(pages, _groups(words, count))]
+        count += 1
 
 
 def _cues_for_sentence(words: list[WordCue], speaker: str, max_chars: int) -> list[Cue]:
@@ -189,7 +220,7 @@ def _close_gaps(cues: list[Cue], max_gap: float = 0.8) -> list[Cue]:
 
 
 def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str], *, width: int, height: int,
-                   fps: int, credits: list[str] | None = None) -> Timeline:
+                   fps: int, credits: list[str] | None = None, music: str | None = None) -> Timeline:
     """Place every scene and line in time; durations come from the audio, motion varies scene to scene."""
     rng = random.Random(f"{story.seed}:motion")
     max_chars = 42 if width >= height else 26
@@ -227,5 +258,5 @@ def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str]
         t = start + duration
     total = t + END_S
     cues = _close_gaps(cues)
-    return Timeline(width=width, height=height, fps=fps, title=story.title, credits=credits or [],
+    return Timeline(width=width, height=height, fps=fps, title=story.title, credits=credits or [], music=music,
                     scenes=scenes, audio=audio, cues=cues, duration=round(total, 4))

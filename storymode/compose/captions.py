@@ -51,7 +51,30 @@ def _ass_clock(seconds: float) -> str:
     return f"{h:d}:{m:02d}:{s:02d}.{cs:02d}"
 
 
-def to_ass(cues: list[Cue], width: int, height: int, font: str = "DejaVu Sans") -> str:
+def karaoke_text(cue: Cue) -> str:
+    """ASS text whose words light up as they are spoken (\\k tags), keeping the cue's line breaks."""
+    line_lengths = [len(line.split()) for line in cue.text.splitlines()]
+    words = cue.words
+    if sum(line_lengths) != len(words):
+        return ass_escape(cue.text)
+    parts = []
+    lead = round((words[0].start - cue.start) * 100)
+    if lead > 0:
+        parts.append(f"{{\\k{lead}}}")
+    breaks = set()
+    total = 0
+    for n in line_lengths[:-1]:
+        total += n
+        breaks.add(total)
+    for i, word in enumerate(words):
+        until = words[i + 1].start if i + 1 < len(words) else word.end
+        centis = max(1, round((until - word.start) * 100))
+        sep = "" if i == 0 else ("\\N" if i in breaks else " ")
+        parts.append(f"{sep}{{\\k{centis}}}{ass_escape(word.text)}")
+    return "".join(parts)
+
+
+def to_ass(cues: list[Cue], width: int, height: int, font: str = "DejaVu Sans", highlight_words: bool = True) -> str:
     """An ASS script with one readable style: bold text on a soft dark box, inside the safe area."""
     short = min(width, height)
     size = round(short * (0.052 if width >= height else 0.05))
@@ -64,10 +87,10 @@ def to_ass(cues: list[Cue], width: int, height: int, font: str = "DejaVu Sans") 
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
         "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
         "MarginR, MarginV, Encoding\n"
-        f"Style: Caption,{font},{size},&H00FFFFFF,&H0000D7FF,&H70000000,&H70000000,-1,0,0,0,100,100,0,0,3,"
+        f"Style: Caption,{font},{size},&H0066E0FF,&H00FFFFFF,&H70000000,&H70000000,-1,0,0,0,100,100,0,0,3,"
         f"{max(4, size // 4)},0,2,{margin_h},{margin_h},{margin_v},1\n\n"
         "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
     )
-    events = [f"Dialogue: 0,{_ass_clock(c.start)},{_ass_clock(c.end)},Caption,,0,0,0,,{ass_escape(c.text)}"
-              for c in cues]
+    events = [f"Dialogue: 0,{_ass_clock(c.start)},{_ass_clock(c.end)},Caption,,0,0,0,,"
+              f"{karaoke_text(c) if highlight_words and c.words else ass_escape(c.text)}" for c in cues]
     return header + "\n".join(events) + "\n"

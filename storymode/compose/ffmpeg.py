@@ -26,8 +26,10 @@ class FfmpegOptions(BackendOptions):
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
     crf: int = Field(21, ge=0, le=51)
     burn_captions: bool = True
+    highlight_words: bool = Field(True, description="light up each word as it is spoken")
     audio_bitrate: str = Field("160k", pattern=r"^\d{2,3}k$")
     loudness: float = Field(-16.0, ge=-40, le=-5, description="integrated loudness target, LUFS")
+    music_level_db: float = Field(-12.0, ge=-40, le=6, description="music bed gain before ducking, dB")
 
 
 def escape_ffmetadata(value: str) -> str:
@@ -63,7 +65,8 @@ class FfmpegComposer(Composer):
 
         workdir.mkdir(parents=True, exist_ok=True)
         mix_narration(timeline, workdir / "narration.wav")
-        atomic_write_text(workdir / "captions.ass", to_ass(timeline.cues, timeline.width, timeline.height))
+        ass = to_ass(timeline.cues, timeline.width, timeline.height, highlight_words=self.options.highlight_words)
+        atomic_write_text(workdir / "captions.ass", ass)
         titles = chapter_titles or [f"Scene {s.index + 1}" for s in timeline.scenes]
         atomic_write_text(workdir / "chapters.txt", chapters_file(timeline, titles))
         fonts = workdir / "fonts"
@@ -81,14 +84,28 @@ class FfmpegComposer(Composer):
 
     def _command(self, tl: Timeline, target: Path, metadata: dict[str, str]) -> list[str]:
         o = self.options
-        # relative names only: the filter string never holds a user path or user text
-        vf = "subtitles=filename=captions.ass:fontsdir=fonts" if o.burn_captions and tl.cues else "null"
-        af = f"loudnorm=I={o.loudness:.1f}:TP=-1.5:LRA=11,aresample=48000"
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{tl.width}x{tl.height}", "-framerate", str(tl.fps),
-               "-i", "pipe:0", "-i", "narration.wav", "-f", "ffmetadata", "-i", "chapters.txt",
-               "-map", "0:v", "-map", "1:a", "-map_metadata", "2", "-map_chapters", "2",
-               "-vf", vf, "-af", af,
+        # relative names only: the filter graph never holds a user path or user text
+        video = "[0:v]subtitles=filename=captions.ass:fontsdir=fonts[v]" if o.burn_captions and tl.cues \
+            else "[0:v]null[v]"
+        inputs = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{tl.width}x{tl.height}", "-framerate", str(tl.fps),
+                  "-i", "pipe:0", "-i", "narration.wav", "-f", "ffmetadata", "-i", "chapters.txt"]
+        loud = f"loudnorm=I={o.loudness:.1f}:TP=-1.5:LRA=11,aresample=48000"
+        if tl.music:
+            inputs += ["-stream_loop", "-1", "-i", tl.music]
+            fade_out = max(0.0, tl.duration - 3.0)
+            audio = (
+                "[1:a]aresample=48000,aformat=channel_layouts=mono,asplit=2[voice][key];"
+                f"[3:a]aresample=48000,aformat=channel_layouts=mono,volume={o.music_level_db:.1f}dB,"
+                f"afade=t=in:d=2,afade=t=out:st={fade_out:.3f}:d=3,atrim=0:{tl.duration:.3f}[bed];"
+                # a real sidechain compressor: the voice pushes the music down while it speaks
+                "[bed][key]sidechaincompress=threshold=0.015:ratio=10:attack=15:release=450:makeup=1[ducked];"
+                f"[voice][ducked]amix=inputs=2:normalize=0:duration=first,{loud}[a]"
+            )
+        else:
+            audio = f"[1:a]{loud}[a]"
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *inputs,
+               "-filter_complex", f"{video};{audio}", "-map", "[v]", "-map", "[a]",
+               "-map_metadata", "2", "-map_chapters", "2",
                "-c:v", "libx264", "-preset", o.preset, "-crf", str(o.crf), "-pix_fmt", "yuv420p",
                "-g", str(tl.fps * 2), "-c:a", "aac", "-b:a", o.audio_bitrate, "-ar", "48000", "-ac", "2",
                "-t", f"{tl.duration:.3f}", "-movflags", "+faststart"]
