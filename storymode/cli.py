@@ -56,7 +56,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The flags shared by make and the stage commands."""
     decorators = [
-        click.option("--scenes", type=click.IntRange(1, 200), help="Number of scenes (1-200; default 6)."),
+        click.option("--scenes", type=click.IntRange(1, 300), help="Number of scenes (1-300; default 6)."),
         click.option("--audience", type=str, help="Who it is for: kids, teens, adults."),
         click.option("--style", type=str, help="Picture style preset (default storybook)."),
         click.option("--tone", type=str, help="Tone of the writing: gentle, funny, spooky ..."),
@@ -159,7 +159,8 @@ def make(prompt: str | None, from_file: Path | None, story_dir: Path | None, **p
         config=params.get("config"), profile=params.get("profile"), on_event=view, **overrides))
     if not params["quiet"] and params["progress_kind"] != "json":
         click.echo(f"{result.story.title!r}: {result.duration:.1f} s, {len(result.story.scenes)} scenes")
-        click.echo(f"  video     {result.video}\n  captions  {result.srt}, {result.vtt}\n  story     {result.story_dir}")
+        click.echo(f"  video      {result.video}\n  captions   {result.srt}, {result.vtt}\n"
+                   f"  storybook  {result.storybook}\n  story      {result.story_dir}")
 
 
 def _dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -248,7 +249,7 @@ def voices(say: str | None, voice: str, out: Path | None) -> None:
         raise UsageError(f"no voice preset {voice!r}; presets: {', '.join(sorted(presets))}")
     if out is None:
         raise UsageError("--say needs -o FILE.wav")
-    from .compose.audio import write_wav
+    from .composers.audio import write_wav
     from .narrators.base import Narrator
     from .pipeline import clean_prompt
 

@@ -34,6 +34,7 @@ class Result:
     vtt: Path | None
     story_dir: Path
     story: Story
+    storybook: Path | None = None
     duration: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     cached: dict[str, int] = field(default_factory=dict)
@@ -133,7 +134,7 @@ def _line_audio(wav: Path, timings: dict, speaker: str, pause_after: float | Non
 def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: bool = False,
                   emit: Listener = ignore) -> list[list[LineAudio]]:
     """One wav and one timings file per line, each reused when its key (voice, text, pace, backend) is unchanged."""
-    from .compose.audio import write_wav
+    from .composers.audio import write_wav
 
     t0 = time.perf_counter()
     total = sum(len(s.lines) for s in story.scenes)
@@ -267,8 +268,9 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
                   settings: Settings, *, fresh: bool = False, force: bool = False,
                   emit: Listener = ignore) -> tuple[Timeline, bool]:
     """The timeline, the captions and the video; skipped when this exact render already sits at out."""
-    from .compose.base import Composer
-    from .compose.captions import to_srt, to_vtt
+    from .composers.base import Composer
+    from .composers.captions import to_srt, to_vtt
+    from .composers.storybook import write_storybook
 
     t0 = time.perf_counter()
     check_output(out, ws, force)
@@ -290,8 +292,9 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     own = ws.get_meta("output") or {}
     frames = round(timeline.duration * timeline.fps)
     emit(Event("stage-start", "compose", total=frames))
+    storybook = ws.root / "storybook.html"
     if (not fresh and own.get("key") == key and own.get("path") == str(out.resolve())
-            and own.get("stamp") == _file_stamp(out) and srt.exists() and vtt.exists()):
+            and own.get("stamp") == _file_stamp(out) and srt.exists() and vtt.exists() and storybook.exists()):
         emit(Event("stage-end", "compose", done=frames, total=frames, cached=frames,
                    seconds=time.perf_counter() - t0))
         return timeline, True
@@ -303,6 +306,7 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
         emit(Event("step", "compose", done=done, total=total))
 
     composer.compose(timeline, out, ws.build_dir(), metadata, progress, chapter_titles=titles)
+    write_storybook(story, timeline, storybook)
     ws.set_meta("output", {"path": str(out.resolve()), "key": key, "stamp": _file_stamp(out)})
     emit(Event("stage-end", "compose", done=frames, total=frames, seconds=time.perf_counter() - t0))
     return timeline, False
@@ -354,7 +358,8 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
         timeline, _ = compose_stage(ws, story, lines, images, out, settings, fresh=fresh, force=force,
                                     emit=timed("compose"))
     video, srt, vtt = output_paths(out)
-    result = Result(video, srt, vtt, ws.root, story, timeline.duration, seconds, cached)
+    result = Result(video, srt, vtt, ws.root, story, ws.root / "storybook.html", timeline.duration, seconds, cached)
     emit(Event("done", data={"video": str(video), "srt": str(srt), "vtt": str(vtt), "story_dir": str(ws.root),
+                             "storybook": str(result.storybook),
                              "duration": timeline.duration, "stage_seconds": seconds}))
     return result

@@ -13,7 +13,7 @@ from .errors import StoryValidationError
 
 SCHEMA_VERSION = 1
 NARRATOR = "narrator"
-MAX_SCENES = 200
+MAX_SCENES = 300
 TimeOfDay = Literal["dawn", "day", "dusk", "night"]
 Weather = Literal["clear", "clouds", "rain", "snow", "wind", "fog"]
 _ID = r"^[a-z0-9][a-z0-9_-]{0,39}$"

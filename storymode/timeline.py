@@ -5,7 +5,7 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -105,6 +105,12 @@ class Timeline(_Data):
     audio: list[AudioClip]
     cues: list[Cue]
     duration: float
+
+    def to_moviepy(self, narration: str | None = None, captions: bool = True) -> Any:
+        """This timeline as a moviepy 2 clip (needs the [moviepy] extra); narration: a mixed track, or None."""
+        from .composers.moviepy_interop import to_moviepy
+
+        return to_moviepy(self, narration, captions)
 
 
 @dataclass(frozen=True)

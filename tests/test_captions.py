@@ -1,7 +1,7 @@
 """Captions and the timeline: escaping, line breaks, sizes and timings."""
 from __future__ import annotations
 
-from storymode.compose.captions import ass_escape, to_ass, to_srt, to_vtt
+from storymode.composers.captions import ass_escape, to_ass, to_srt, to_vtt
 from storymode.story import Story
 from storymode.timeline import Cue, LineAudio, build_timeline, frame_size, wrap_caption
 

@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from storymode.compose.captions import karaoke_text
+from storymode.composers.captions import karaoke_text
 from storymode.ffmpeg_exe import ffmpeg_exe
 from storymode.timeline import Cue, WordCue
 
@@ -54,3 +54,128 @@ def test_karaoke_tags_follow_word_timings_and_stay_literal():
     assert text.startswith("{\\k20}{\\k50}")  # 0.2 s lead, then 'Hi,' until the next word starts
     assert "\\N{\\k50}Pip!" in text
     assert "{\\an8}" not in text and "\\{" in text
+
+
+# ---------------------------------------------------------------- the renderer on hand-made timelines
+def _timeline(tmp_path, durations, size=(320, 180), image=None, silent=False):
+    """A timeline over generated pictures and tones, one line per scene."""
+    from PIL import Image
+
+    from storymode.composers.audio import write_wav
+    from storymode.story import Story
+    from storymode.timeline import LineAudio, build_timeline
+
+    story = Story.model_validate({"title": "T", "scenes": [{"id": f"s{i}", "lines": [{"text": f"Scene {i}."}]}
+                                                            for i in range(len(durations))]})
+    lines, images = [], []
+    for i, d in enumerate(durations):
+        path = tmp_path / f"{i}.png"
+        if image is None:
+            Image.new("RGB", size, (40 + (i * 37) % 200, 90, 160)).save(path)
+        else:
+            image(path)
+        images.append(str(path))
+        t = np.arange(int(d * 24000)) / 24000
+        tone = np.zeros_like(t) if silent else 0.3 * np.sin(2 * np.pi * 220 * t)
+        write_wav(tmp_path / f"{i}.wav", tone.astype(np.float32), 24000)
+        lines.append([LineAudio(str(tmp_path / f"{i}.wav"), d, "narrator", ((f"Scene {i}.", 0.0, d),),
+                                ((f"Scene", 0.0, d / 2), (f"{i}.", d / 2, d)))])
+    return build_timeline(story, lines, images, width=size[0], height=size[1], fps=24)
+
+
+def _render(timeline, tmp_path):
+    from storymode.composers.ffmpeg import FfmpegComposer
+
+    return FfmpegComposer().compose(timeline, tmp_path / "out.mp4", tmp_path / "build", {"title": "t"})
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing", "missing"), ("corrupt", "cannot be read"), ("tiny", "at least 16x16")])
+def test_bad_pictures_give_clear_errors_and_no_video(tmp_path, problem, message):
+    from PIL import Image
+
+    from storymode.errors import UsageError
+
+    def make(path):
+        if problem == "corrupt":
+            path.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
+        elif problem == "tiny":
+            Image.new("RGB", (8, 8), "red").save(path)
+
+    tl = _timeline(tmp_path, [1.0, 1.0], image=make)
+    with pytest.raises(UsageError, match=message):
+        _render(tl, tmp_path)
+    assert not (tmp_path / "out.mp4").exists()
+    assert not list(tmp_path.glob(".out*"))  # no temporary left behind either
+
+
+def test_huge_picture_is_refused(tmp_path):
+    from PIL import Image
+
+    from storymode.composers.frames import load_picture
+    from storymode.errors import UsageError
+
+    Image.MAX_IMAGE_PIXELS = None
+    big = tmp_path / "big.png"
+    Image.new("RGB", (10000, 9000), "blue").save(big, compress_level=1)
+    with pytest.raises(UsageError, match="too large"):
+        load_picture(big, 320, 180)
+
+
+def test_silent_short_scenes_and_odd_sizes_still_render(tmp_path):
+    # a silent line, a 0.1 s line and a zero-length line; pictures of another shape than the frame
+    tl = _timeline(tmp_path, [1.0, 0.1, 0.0], size=(200, 300), silent=True)
+    assert all(s.duration >= 1.5 for s in tl.scenes)
+    video = _render(tl, tmp_path)
+    info = probe(video.path)
+    assert info["video"]["width"] == 200 and info["video"]["height"] == 300
+    assert abs(info["duration"] - tl.duration) < 0.1
+
+
+def test_many_scenes(tmp_path):
+    tl = _timeline(tmp_path, [0.1] * 300, size=(64, 36))
+    video = _render(tl, tmp_path)
+    assert probe(video.path)["chapters"] == 300
+    assert abs(probe(video.path)["duration"] - tl.duration) < 0.1
+
+
+def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path):
+    import os
+
+    from storymode.errors import StorymodeError
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        def noise(path):  # incompressible pictures, so the video outgrows the small disk
+            from PIL import Image
+
+            Image.fromarray(np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)).save(path)
+
+        tl = _timeline(tmp_path, [3.0, 3.0], size=(640, 360), image=noise)
+        with pytest.raises(StorymodeError, match="disk is full"):
+            from storymode.composers.ffmpeg import FfmpegComposer
+
+            FfmpegComposer().compose(tl, disk / "out.mp4", tmp_path / "build", {"title": "t"})
+        assert os.listdir(disk) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_to_moviepy_matches_the_renderer(tmp_path):
+    pytest.importorskip("moviepy")
+    from storymode.composers.frames import FrameSource
+
+    tl = _timeline(tmp_path, [2.0, 2.0], size=(320, 180))
+    clip = tl.to_moviepy(captions=False)
+    assert abs(clip.duration - tl.duration) < 1e-6 and tuple(clip.size) == (320, 180)
+    assert clip.audio is not None and abs(clip.audio.duration - tl.duration) < 0.05
+    source = FrameSource(tl)
+    for seconds in (1.0, tl.scenes[0].start + 1.0, tl.scenes[1].start + 1.0):
+        n = int(seconds * tl.fps)
+        ours = source.frame(n).astype(float)
+        theirs = clip.get_frame((n + 0.5) / tl.fps).astype(float)
+        assert np.abs(ours - theirs).mean() < 2.0

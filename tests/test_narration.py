@@ -22,7 +22,7 @@ def test_sentence_timings_cover_the_audio(narrator):
     assert [s.text for s in n.sentences] == ["Pip looked up.", "The sky was wide and blue!", "Would she fly?"]
     assert n.sentences[0].start == 0 and abs(n.sentences[-1].end - n.duration) < 1e-6
     assert all(a.end < b.start for a, b in zip(n.sentences, n.sentences[1:]))  # a pause between sentences
-    assert len(n.words) == 11 and n.words[0].text == "Pip"
+    assert len(n.words) == 12 and n.words[0].text == "Pip"
     rms = np.sqrt(np.mean(n.samples ** 2))
     assert 0.02 < rms < 0.5 and n.sample_rate == 24000
 
@@ -33,12 +33,22 @@ def test_character_voice_shifts_pitch_not_length(narrator):
     small = narrator.narrate("I can fly, I really can!", presets["small"].model_copy(update={"speed": 1.0}))
     assert abs(plain.duration - small.duration) < 0.01
 
-    def centroid(x: np.ndarray) -> float:
-        spectrum = np.abs(np.fft.rfft(x))
-        freqs = np.fft.rfftfreq(len(x), 1 / 24000)
-        return float((spectrum * freqs).sum() / spectrum.sum())
+    def median_f0(x: np.ndarray, rate: int = 24000) -> float:
+        """Median pitch of the loud frames, by autocorrelation (70-500 Hz)."""
+        frame, pitches = int(0.04 * rate), []
+        for start in range(0, len(x) - frame, frame // 2):
+            seg = x[start:start + frame] - x[start:start + frame].mean()
+            if np.sqrt(np.mean(seg ** 2)) < 0.03:
+                continue
+            ac = np.correlate(seg, seg, "full")[frame - 1:]
+            lo, hi = rate // 500, rate // 70
+            lag = lo + int(np.argmax(ac[lo:hi]))
+            if ac[lag] > 0.3 * ac[0]:
+                pitches.append(rate / lag)
+        return float(np.median(pitches))
 
-    assert centroid(small.samples) > centroid(plain.samples) * 1.1  # brighter, smaller voice
+    ratio = median_f0(small.samples) / median_f0(plain.samples)
+    assert 1.12 < ratio < 1.45, ratio  # +4 semitones is 1.26x
 
 
 def test_cast_gives_distinct_stable_voices():

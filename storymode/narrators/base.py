@@ -9,10 +9,59 @@ import numpy as np
 
 from ..backend import Backend
 from ..cast import VoicePreset
-from . import effects
+from . import effects, loudness
+from .speakable import has_words, speakable
 
-SENTENCE_GAP_S = 0.28  # a breath between sentences of one line
+SENTENCE_GAP_S = 0.28  # a breath between sentences of one line (after a plain ".")
+# the breath after a sentence depends on how it ends (seconds at pace 1.0; divided by the line's pace)
+END_PAUSES_S = {"…": 0.45, "?": 0.40, "!": 0.36, ".": SENTENCE_GAP_S, ",": 0.16, ";": 0.20, ":": 0.20, "—": 0.20}
+OTHER_END_PAUSE_S = 0.24  # a sentence cut at a line break with no end punctuation
+PAUSE_ONLY_S = 0.6  # a line with nothing to say ("…", "***") is a pause of this length
 _WORD = re.compile(r"\S+")
+_TRAILING = re.compile(r"[^\w.,;:!?…—–-]+$")
+# a piece ending in one of these was cut at an abbreviation, not at a sentence end (when the next piece
+# starts with a digit for the first group, or with anything for the second)
+_ABBREV_BEFORE_NUMBER = re.compile(r"(?<![\w.])(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|No|Nos|approx|ca|p|pp|vol|ch)\.$", re.I)
+_ABBREV_ANYWHERE = re.compile(r"(?<![\w.])(?:e\.g|i\.e|a\.k\.a|vs|cf|Mr|Mrs|Ms|Dr|St|Prof|Mt|Capt|Gen|Sgt)\.$")
+
+
+def end_pause(sentence: str) -> float:
+    """Seconds of breath after a sentence, by its end punctuation (quotes and brackets looked through)."""
+    tail = _TRAILING.sub("", sentence)  # quotes, brackets, emoji, spaces
+    if tail.endswith(("...", "…")):
+        return END_PAUSES_S["…"]
+    run = re.search(r"[.!?]+$", tail)
+    if run:
+        return END_PAUSES_S["?"] if "?" in run.group() else END_PAUSES_S["!"] if "!" in run.group() else END_PAUSES_S["."]
+    if tail.endswith(("-", "–")):
+        return END_PAUSES_S["—"]
+    return END_PAUSES_S.get(tail[-1:], OTHER_END_PAUSE_S)
+
+
+def merge_pieces(pieces: list[str]) -> list[str]:
+    """Re-join what a splitter cut wrongly: after 'Jan.' before '5th', after 'e.g.', and pieces with no
+    words (a trailing emoji, '!!!') go with the sentence before them (or after, at the start)."""
+    out: list[str] = []
+    pending = ""  # word-less pieces at the very start, waiting for a sentence
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if not out:
+            if has_words(piece):
+                out.append(f"{pending} {piece}".strip())
+                pending = ""
+            else:
+                pending = f"{pending} {piece}".strip()
+            continue
+        prev = out[-1]
+        if not has_words(piece) or _ABBREV_ANYWHERE.search(prev) or \
+                (_ABBREV_BEFORE_NUMBER.search(prev) and piece[:1].isdigit()):
+            out[-1] = f"{prev} {piece}"
+        else:
+            out.append(piece)
+    if pending:
+        out.append(pending)
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,21 +125,29 @@ class Narrator(Backend):
         raise NotImplementedError
 
     def stream(self, text: str, voice: VoicePreset, pace: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
-        """Yield (sentence, samples) pairs as each is synthesized."""
-        for sentence in self.sentences(text):
-            audio = trim_silence(self.sentence_audio(sentence, voice, pace), rate=self.sample_rate)
+        """Yield (sentence, samples) pairs as each is synthesized.
+
+        The sentence is the ORIGINAL text (for captions); the synthesizer is given speakable(sentence)."""
+        for sentence in merge_pieces(self.sentences(text)):
+            spoken = speakable(sentence)
+            if not has_words(spoken):
+                continue
+            audio = trim_silence(self.sentence_audio(spoken, voice, pace), rate=self.sample_rate)
             if audio.size:
                 yield sentence, audio
 
     def narrate(self, text: str, voice: VoicePreset, pace: float = 1.0) -> Narration:
-        """Synthesize a line; sentence timings are exact (each sentence is synthesized alone)."""
+        """Synthesize a line; sentence timings are exact (each sentence is synthesized alone).
+
+        Sentence and word spans carry the original words; the breath after each sentence depends on its
+        end punctuation (END_PAUSES_S); the line is then coloured (effects) and level-matched (loudness)."""
         chunks: list[np.ndarray] = []
         sentences: list[Span] = []
         words: list[Span] = []
-        gap = np.zeros(int(SENTENCE_GAP_S / pace * self.sample_rate), np.float32)
         t = 0.0
         for sentence, audio in self.stream(text, voice, pace):
             if chunks:
+                gap = np.zeros(int(end_pause(sentences[-1].text) / pace * self.sample_rate), np.float32)
                 chunks.append(gap)
                 t += len(gap) / self.sample_rate
             end = t + len(audio) / self.sample_rate
@@ -99,7 +156,17 @@ class Narrator(Backend):
             chunks.append(audio.astype(np.float32))
             t = end
         if not chunks:
+            if text.strip() and not has_words(speakable(text)):
+                return self._pause_only(text.strip(), pace)
             raise ValueError(f"the narrator produced no sound for {text[:60]!r}")
         samples = np.concatenate(chunks)
         samples = effects.apply_voice(samples, self.sample_rate, voice)
+        samples = loudness.match_loudness(samples, self.sample_rate)
         return Narration(samples, self.sample_rate, tuple(sentences), tuple(words))
+
+    def _pause_only(self, text: str, pace: float) -> Narration:
+        """A line with nothing to say ("…", "***"): a held silence, captioned with the line itself."""
+        samples = np.zeros(int(PAUSE_ONLY_S / pace * self.sample_rate), np.float32)
+        end = len(samples) / self.sample_rate
+        return Narration(samples, self.sample_rate, (Span(text, 0.0, end),), tuple(split_words(text, 0.0, end)),
+                         timing_source="pause")

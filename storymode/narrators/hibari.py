@@ -57,7 +57,7 @@ class HibariNarrator(Narrator):
     """hibari-tts: 24 kHz English neural TTS, about 60x real time on one core."""
 
     name = "hibari"
-    version = "1"
+    version = "2"  # 2: speakable text, punctuation-dependent pauses, loudness matching
     description = "embedded neural voice (hibari-tts, voice 'heart' in the wheel)"
     Options = HibariOptions
     requires = ("hibari", "onnxruntime")

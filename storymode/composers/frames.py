@@ -119,3 +119,8 @@ class FrameSource:
     def __iter__(self) -> Iterator[np.ndarray]:
         for n in range(self.frame_count):
             yield self.frame(n)
+
+    def i420(self) -> Iterator[np.ndarray]:
+        """The frames as planar YUV 4:2:0 (BT.601, limited range), ready for the encoder."""
+        for frame in self:
+            yield self._cv2.cvtColor(frame, self._cv2.COLOR_RGB2YUV_I420)

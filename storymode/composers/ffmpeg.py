@@ -87,7 +87,9 @@ class FfmpegComposer(Composer):
         # relative names only: the filter graph never holds a user path or user text
         video = "[0:v]subtitles=filename=captions.ass:fontsdir=fonts[v]" if o.burn_captions and tl.cues \
             else "[0:v]null[v]"
-        inputs = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{tl.width}x{tl.height}", "-framerate", str(tl.fps),
+        # frames arrive as BT.601 limited-range I420 (OpenCV's conversion), so ffmpeg converts nothing
+        inputs = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-color_range", "tv", "-colorspace", "smpte170m",
+                  "-s", f"{tl.width}x{tl.height}", "-framerate", str(tl.fps),
                   "-i", "pipe:0", "-i", "narration.wav", "-f", "ffmetadata", "-i", "chapters.txt"]
         loud = f"loudnorm=I={o.loudness:.1f}:TP=-1.5:LRA=11,aresample=48000"
         if tl.music:
@@ -107,6 +109,8 @@ class FfmpegComposer(Composer):
                "-filter_complex", f"{video};{audio}", "-map", "[v]", "-map", "[a]",
                "-map_metadata", "2", "-map_chapters", "2",
                "-c:v", "libx264", "-preset", o.preset, "-crf", str(o.crf), "-pix_fmt", "yuv420p",
+               "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m",
+               "-color_range", "tv",
                "-g", str(tl.fps * 2), "-c:a", "aac", "-b:a", o.audio_bitrate, "-ar", "48000", "-ac", "2",
                "-t", f"{tl.duration:.3f}", "-movflags", "+faststart"]
         for key, value in metadata.items():
@@ -123,7 +127,7 @@ class FfmpegComposer(Composer):
             try:
                 assert proc.stdin is not None
                 step = max(1, source.tl.fps)
-                for n, frame in enumerate(source):
+                for n, frame in enumerate(source.i420()):
                     proc.stdin.write(memoryview(frame))
                     if progress and (n + 1) % step == 0:
                         progress(n + 1, source.frame_count)
