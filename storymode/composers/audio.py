@@ -42,8 +42,9 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
             w.writeframes(pcm.tobytes())
 
 
-def mix_narration(timeline: Timeline, out: Path) -> Path:
-    """Place each clip at its start on a silent track as long as the video; write it to out."""
+def mix_narration(timeline: Timeline, out: Path, target_lufs: float | None = None) -> Path:
+    """Place each clip at its start on a silent track as long as the video; optionally bring the whole track
+    to target_lufs (peaks under -1.5 dBFS); write it to out."""
     track = np.zeros(int(round(timeline.duration * TRACK_RATE)) + 1, np.float32)
     for clip in timeline.audio:
         samples, rate = read_wav(clip.path)
@@ -53,5 +54,9 @@ def mix_narration(timeline: Timeline, out: Path) -> Path:
         start = int(round(clip.start * TRACK_RATE))
         end = min(len(track), start + len(samples))
         track[start:end] += samples[: end - start]
+    if target_lufs is not None:
+        from ..narrators.loudness import match_loudness
+
+        track = match_loudness(track, TRACK_RATE, target_lufs=target_lufs, ceiling_dbfs=-1.5)
     write_wav(out, track, TRACK_RATE)
     return out

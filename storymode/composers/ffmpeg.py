@@ -64,7 +64,8 @@ class FfmpegComposer(Composer):
         from .frames import FrameSource
 
         workdir.mkdir(parents=True, exist_ok=True)
-        mix_narration(timeline, workdir / "narration.wav")
+        # without music the loudness target is met here, once, so ffmpeg only resamples
+        mix_narration(timeline, workdir / "narration.wav", None if timeline.music else self.options.loudness)
         ass = to_ass(timeline.cues, timeline.width, timeline.height, highlight_words=self.options.highlight_words)
         atomic_write_text(workdir / "captions.ass", ass)
         titles = chapter_titles or [f"Scene {s.index + 1}" for s in timeline.scenes]
@@ -104,7 +105,7 @@ class FfmpegComposer(Composer):
                 f"[voice][ducked]amix=inputs=2:normalize=0:duration=first,{loud}[a]"
             )
         else:
-            audio = f"[1:a]{loud}[a]"
+            audio = "[1:a]aresample=48000[a]"
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *inputs,
                "-filter_complex", f"{video};{audio}", "-map", "[v]", "-map", "[a]",
                "-map_metadata", "2", "-map_chapters", "2",
@@ -127,8 +128,9 @@ class FfmpegComposer(Composer):
             try:
                 assert proc.stdin is not None
                 step = max(1, source.tl.fps)
-                for n, frame in enumerate(source.i420()):
-                    proc.stdin.write(memoryview(frame))
+                for n, planes in enumerate(source.i420()):
+                    for plane in planes:
+                        proc.stdin.write(memoryview(plane))
                     if progress and (n + 1) % step == 0:
                         progress(n + 1, source.frame_count)
                 proc.stdin.close()
@@ -154,3 +156,4 @@ class FfmpegComposer(Composer):
             if "No space left" in detail:
                 raise StorymodeError(f"the disk is full while writing the video: {detail}")
             raise BackendError(f"ffmpeg failed: {detail}")
+
