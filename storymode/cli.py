@@ -1,56 +1,17 @@
 """The storymode command line. It calls the Python API and maps StorymodeError to a message and an exit code."""
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .errors import StorymodeError
+from .guard import guarded
 
 ASPECTS = ["16:9", "9:16", "1:1"]
 RESOLUTIONS = ["480p", "720p", "1080p"]
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected errors into a short message and exit code; tracebacks only with --debug."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
-        try:
-            return fn(*args, **kwargs)
-        except StorymodeError as err:
-            if debug:
-                raise
-            _fail(str(err), err.exit_code)
-        except KeyboardInterrupt:
-            if debug:
-                raise
-            _fail("interrupted. Run the same command again to resume where it stopped.", 130)
-        except click.exceptions.Exit:
-            raise
-        except click.ClickException:
-            raise
-        except OSError as err:
-            if debug:
-                raise
-            _fail(f"{err.strerror or err} ({err.filename})" if err.filename else str(err), 1)
-        except Exception as err:  # noqa: BLE001 - the last line of defence before a traceback
-            if debug:
-                raise
-            _fail(f"unexpected {type(err).__name__}: {err}. Run again with --debug for the traceback.", 1)
-
-    return wrapper
 
 
 def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -281,6 +242,19 @@ def schema() -> None:
     from .story import story_schema
 
     click.echo(json.dumps(story_schema(), indent=2))
+
+
+def _register_extra_commands() -> None:
+    """Commands that live in their own modules (each imports its heavy parts only when run)."""
+    from .batch import batch as batch_command
+    from .gallery import gallery as gallery_command
+    from .service import serve as serve_command
+
+    for command in (batch_command, gallery_command, serve_command):
+        cli.add_command(command)
+
+
+_register_extra_commands()
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,8 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
         return story
     if ws.story_path.exists():  # a different request: keep the old story (maybe edited) beside the new one
         atomic_write_text(ws.root / "story.previous.json", ws.story_path.read_text(encoding="utf-8"))
+    if hasattr(writer, "raw_dir"):  # LLM writers save replies they could not use here, for the user to read
+        writer.raw_dir = ws.build_dir()
     story = writer.segment(text, request) if text is not None else writer.write(request)
     atomic_write_text(ws.story_path, story.to_json())
     ws.set_meta("story_key", key)
@@ -200,7 +203,11 @@ def illustrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: 
         if not fresh and png.exists() and drawn_path.exists():
             cached += 1
         else:
-            picture = illustrator.illustrate(request)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                picture = illustrator.illustrate(request)
+            for warning in caught:  # e.g. a prompt cut to the text encoder's limit: said, never silent
+                emit(Event("warning", "illustrate", message=str(warning.message)))
             with atomic_path(png) as tmp:
                 picture.image.save(tmp, format="PNG", compress_level=3)
             atomic_write_json(drawn_path, picture.drawn)

@@ -79,7 +79,7 @@ def _timeline(tmp_path, durations, size=(320, 180), image=None, silent=False):
         tone = np.zeros_like(t) if silent else 0.3 * np.sin(2 * np.pi * 220 * t)
         write_wav(tmp_path / f"{i}.wav", tone.astype(np.float32), 24000)
         lines.append([LineAudio(str(tmp_path / f"{i}.wav"), d, "narrator", ((f"Scene {i}.", 0.0, d),),
-                                ((f"Scene", 0.0, d / 2), (f"{i}.", d / 2, d)))])
+                                (("Scene", 0.0, d / 2), (f"{i}.", d / 2, d)))])
     return build_timeline(story, lines, images, width=size[0], height=size[1], fps=24)
 
 

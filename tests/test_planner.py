@@ -8,7 +8,7 @@ import pytest
 from storymode.errors import UsageError
 from storymode.story import NARRATOR, Story
 from storymode.writers.base import WriteRequest
-from storymode.writers.planner import PlannerWriter, choose_shape, sentences
+from storymode.writers.planner import PlannerWriter, choose_shape
 from storymode.writers.prompt_parse import parse_prompt
 
 W = PlannerWriter()

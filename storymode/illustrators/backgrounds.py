@@ -1090,7 +1090,6 @@ def _set_classroom(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
 
 
 def _set_castle_hall(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
-    rng = c.rng
     stone = (170, 160, 150)
     floor_y = _room(c, gy, stone, (150, 130, 120), stripes=False)
     # stone blocks
@@ -1234,7 +1233,7 @@ def _fog_mask(width: int, height: int, horizon: int, strength: float):
 
 def apply_weather(img, stage: Stage, pal: Palette, rng: random.Random) -> None:
     """Rain, snow, wind or fog drawn over the finished picture (indoors: only in the window)."""
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     weather = stage.weather
     if weather in ("clear", "clouds"):

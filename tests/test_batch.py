@@ -1,0 +1,140 @@
+"""storymode batch: jobs files with good and bad lines, resume, the summary, a full disk, and the Ray engine."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from storymode.batch import finished, read_jobs, run_batch
+from storymode.errors import MissingDependency
+from storymode.events import Event
+
+TINY = {"scenes": 1, "resolution": "480p"}
+
+
+def write_jobs(path: Path, lines: list) -> Path:
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_batch_good_bad_and_rerun(tmp_path: Path) -> None:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", [
+        {"id": "fox", "prompt": "a shy fox who learns to fly", **TINY},
+        "{this is not json",
+        {"prompt": "a brave owl", "colour": "red", **TINY},
+        "",
+        {"id": "boat", "title": "The Little Boat", "text": "A little boat sailed out. It found an island.", **TINY},
+        {"id": "../escape", "prompt": "x"},
+        {"prompt": "a cat", "text": "two sources"},
+    ])
+    out = tmp_path / "out"
+    events: list[Event] = []
+    summary = run_batch(jobs, out, workers=2, on_event=events.append)
+    data = json.loads((out / "summary.json").read_text())
+    by_id = {j["id"]: j for j in data["jobs"]}
+    assert (data["total"], data["ok"], data["failed"], data["skipped"]) == (6, 2, 4, 0)
+    assert summary.ok == 2 and summary.failed == 4
+    assert by_id["line-2"]["error"].startswith("line 2: not valid JSON")
+    assert by_id["line-3"]["status"] == "failed" and "unknown setting 'colour'" in by_id["line-3"]["error"]
+    assert "line 6" in by_id["line-6"]["error"] and "safe folder name" in by_id["line-6"]["error"]
+    assert "exactly one" in by_id["line-7"]["error"]
+    for job_id in ("fox", "boat"):
+        job = by_id[job_id]
+        assert job["status"] == "ok", job["error"]
+        assert Path(job["video"]) == (out / job_id / "story.mp4").resolve() and Path(job["video"]).stat().st_size
+        assert Path(job["srt"]).exists() and Path(job["vtt"]).exists()
+        assert Path(job["story_dir"]) == (out / job_id / "story.storymode").resolve()
+        assert job["duration"] > 1 and job["seconds"] > 0 and set(job["stage_seconds"]) >= {"write", "compose"}
+    assert json.loads((out / "boat" / "story.storymode" / "story.json").read_text())["title"] == "The Little Boat"
+    # one progress view: batch steps for every job, per-story events tagged with their job
+    steps = [e for e in events if e.stage == "batch" and e.kind == "step"]
+    assert [e.done for e in steps] == list(range(1, 7)) and all(e.total == 6 for e in steps)
+    assert {e.data.get("job") for e in events if e.stage == "narrate"} == {"fox", "boat"}
+    assert events[-1].kind == "done"
+
+    # a rerun skips the finished stories, still reports the bad lines
+    t0 = time.perf_counter()
+    again = run_batch(jobs, out, workers=2)
+    assert time.perf_counter() - t0 < 10
+    assert (again.ok, again.skipped, again.failed) == (0, 2, 4)
+    # a changed job is not "finished" (its stages then resume from the story folder's cache)
+    write_jobs(jobs, [{"id": "fox", "prompt": "a shy fox who learns to swim", **TINY}])
+    (job,), _ = read_jobs(jobs, out)
+    assert not finished(job)
+    # a touched video is not this story's render any more
+    write_jobs(jobs, [{"id": "boat", "title": "The Little Boat",
+                       "text": "A little boat sailed out. It found an island.", **TINY}])
+    (job,), _ = read_jobs(jobs, out)
+    assert finished(job)
+    os.utime(out / "boat" / "story.mp4", ns=(1, 1))
+    assert not finished(job)
+
+
+def test_batch_command_reports_lines_and_exit_code(tmp_path: Path) -> None:
+    jobs = write_jobs(tmp_path / "jobs.jsonl", ["[1, 2]", "nope", {"prompt": "x", "scenes": 0},
+                                                {"prompt": "x", "out": "/etc/x.mp4"}])
+    proc = subprocess.run([sys.executable, "-m", "storymode.batch", str(jobs), "--out", str(tmp_path / "o"),
+                           "--progress", "none"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "4 jobs: 0 made, 0 already done, 4 failed" in proc.stdout
+    for n in (1, 2, 3, 4):
+        assert f"line {n}:" in proc.stderr
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [j["line"] for j in summary["jobs"]] == [1, 2, 3, 4]
+    assert "cannot be set per job" in summary["jobs"][3]["error"]
+    missing = subprocess.run([sys.executable, "-m", "storymode.batch", str(tmp_path / "none.jsonl"), "--out",
+                              str(tmp_path / "o")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "cannot read the jobs file" in missing.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_disk_full_fails_the_job_cleanly(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        jobs = write_jobs(tmp_path / "jobs.jsonl", [{"id": "a", "prompt": "a shy fox", **TINY},
+                                                    {"id": "b", "prompt": "a brave owl", **TINY}])
+        summary = run_batch(jobs, small, workers=2)
+        assert summary.failed == 2
+        for job in summary.jobs:
+            assert "disk is full" in job.error and "run the batch again" in job.error, job.error
+        # no half-written file under a final name
+        assert not list(small.glob("*/story.mp4"))
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_ray_missing_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    jobs = write_jobs(tmp_path / "jobs.jsonl", [{"prompt": "a fox", **TINY}])
+    with pytest.raises(MissingDependency, match=r'pip install "storymode\[ray\]"'):
+        run_batch(jobs, tmp_path / "o", engine="ray")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_ray_engine_on_a_local_instance(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    jobs = write_jobs(tmp_path / "jobs.jsonl", [{"id": "fox", "prompt": "a shy fox", **TINY},
+                                                {"id": "bad", "prompt": "an owl", "narrator": "nope", **TINY}])
+    summary = run_batch(jobs, tmp_path / "out", workers=2, engine="ray")
+    by_id = {j.id: j for j in summary.jobs}
+    assert by_id["fox"].status == "ok", by_id["fox"].error
+    assert Path(by_id["fox"].video).stat().st_size > 0
+    assert by_id["bad"].status == "failed" and "narrator" in by_id["bad"].error
+    assert summary.engine == "ray"
+    again = run_batch(jobs, tmp_path / "out", workers=2, engine="ray")
+    assert again.skipped == 1
