@@ -187,7 +187,10 @@ def illustrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: 
     emit(Event("stage-start", "illustrate", total=total))
     illustrator = _backend("illustrator", settings)
     assert isinstance(illustrator, Illustrator)
-    width, height = frame_size(settings.aspect, settings.resolution)
+    from .illustrators.prompting import with_zoom_margin
+
+    # pictures carry a margin for the slow zoom, so the deepest zoom still has a picture pixel per frame pixel
+    width, height = with_zoom_margin(*frame_size(settings.aspect, settings.resolution))
     paths: list[str] = []
     cached = 0
     for index, scene in enumerate(story.scenes):

@@ -81,7 +81,7 @@ class TimelineScene(_Data):
     start: float
     duration: float
     motion: Motion
-    transition: Literal["crossfade", "fade-black", "cut"] = "crossfade"
+    transition: Literal["crossfade", "dip-to-black", "wipe", "slide", "cut"] = "crossfade"
 
     @property
     def end(self) -> float:
@@ -258,7 +258,9 @@ def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str]
         duration = max(MIN_SCENE_S, cursor + tail - start)
         kind = rng.choice([k for k in _MOTIONS if k != last_kind])
         last_kind = kind
-        transition = "fade-black" if index == len(story.scenes) - 1 else "crossfade"
+        # mostly crossfades, now and then a wipe, a slide or a dip to black; into the end card always a crossfade
+        transition = "crossfade" if index == len(story.scenes) - 1 else rng.choices(
+            ["crossfade", "wipe", "slide", "dip-to-black"], weights=[5, 2, 1, 1])[0]
         scenes.append(TimelineScene(index=index, scene_id=scene.id, image=image, start=round(start, 4),
                                     duration=round(duration, 4), motion=_motion(kind, rng), transition=transition))
         t = start + duration

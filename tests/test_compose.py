@@ -179,3 +179,32 @@ def test_to_moviepy_matches_the_renderer(tmp_path):
         ours = source.frame(n).astype(float)
         theirs = clip.get_frame((n + 0.5) / tl.fps).astype(float)
         assert np.abs(ours - theirs).mean() < 2.0
+
+
+def test_transitions_mix_the_two_pictures(tmp_path):
+    from storymode.composers.frames import FrameSource
+
+    tl = _timeline(tmp_path, [2.0, 2.0, 2.0, 2.0, 2.0], size=(320, 180))
+    kinds = ["wipe", "slide", "dip-to-black", "cut", "crossfade"]
+    tl = tl.model_copy(update={"scenes": [s.model_copy(update={"transition": k}) for s, k in zip(tl.scenes, kinds)]})
+    source = FrameSource(tl)
+
+    def at(seconds: float) -> np.ndarray:
+        return source.frame(int(seconds * tl.fps)).astype(float)
+
+    for index, kind in enumerate(kinds[:4]):
+        boundary = tl.scenes[index].end
+        before, after = at(boundary - 0.5), at(boundary + 0.5)
+        middle = at(boundary)
+        left, right = middle[:, :100].mean(axis=(0, 1)), middle[:, -100:].mean(axis=(0, 1))
+        if kind == "wipe":  # the new picture comes in from the left
+            assert np.abs(left - after[:, :100].mean(axis=(0, 1))).max() < 12
+            assert np.abs(right - before[:, -100:].mean(axis=(0, 1))).max() < 12
+        elif kind == "slide":
+            assert np.abs(right - after[:, -100:].mean(axis=(0, 1))).max() < 12
+        elif kind == "dip-to-black":
+            assert middle.mean() < 0.25 * min(before.mean(), after.mean())
+        else:  # cut: every frame is one picture or the other
+            assert min(np.abs(middle - before).mean(), np.abs(middle - after).mean()) < 1
+    planes = source._compose(int(tl.scenes[1].end * tl.fps), planar=True)  # the encoder's path too
+    assert [p.shape for p in planes] == [(180, 320), (90, 160), (90, 160)]

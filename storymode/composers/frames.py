@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,25 @@ def load_picture(path: str | Path, width: int, height: int) -> np.ndarray:
         rgb = rgb.resize(size, Image.Resampling.LANCZOS)
     left, top = (rgb.width - width) // 2, (rgb.height - height) // 2
     return np.ascontiguousarray(np.asarray(rgb.crop((left, top, left + width, top + height))))
+
+
+def source_size(width: int, height: int) -> tuple[int, int]:
+    """The size pictures are held at for a width x height frame: with room for the zoom, even sides."""
+    from ..illustrators.prompting import with_zoom_margin
+
+    return with_zoom_margin(width, height, multiple=2)
+
+
+def warp(cv2: Any, plane: np.ndarray, motion: Motion, p: float, width: int, height: int,
+         out_size: tuple[int, int]) -> np.ndarray:
+    """One plane of a scene at motion progress p. The plane holds the whole picture (with its zoom margin, or
+    at half size for chroma); out_size is the plane's size in the frame. Sub-pixel bilinear, inside the picture."""
+    m = _affine(motion, p, width, height)
+    sx, sy = plane.shape[1] / width, plane.shape[0] / height  # picture pixels per frame unit
+    ox, oy = out_size[0] / width, out_size[1] / height  # output pixels per frame unit
+    # frame = ox * (m @ [u/sx, v/sy, 1]) for picture pixel (u, v)
+    matrix = np.array([[m[0, 0] * ox / sx, 0.0, m[0, 2] * ox], [0.0, m[1, 1] * oy / sy, m[1, 2] * oy]])
+    return cv2.warpAffine(plane, matrix, out_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def _affine(motion: Motion, p: float, width: int, height: int) -> np.ndarray:
@@ -87,10 +107,10 @@ class FrameSource:
             rgb = end_card(load_picture(self.tl.scenes[-1].image, *self.size), self.tl.credits)
         else:
             assert isinstance(seg, int)
-            rgb = load_picture(self.tl.scenes[seg].image, *self.size)
+            rgb = load_picture(self.tl.scenes[seg].image, *source_size(*self.size))
         if not planar:
             return (rgb,)
-        w, h = self.size
+        h, w = rgb.shape[:2]
         flat = self._cv2.cvtColor(rgb, self._cv2.COLOR_RGB2YUV_I420).ravel()
         quarter = (w // 2) * (h // 2)
         y = flat[: w * h].reshape(h, w)
@@ -105,15 +125,9 @@ class FrameSource:
         scene = self.tl.scenes[seg]
         half = self.tl.transition_s / 2
         p = (t - (scene.start - half)) / (scene.duration + 2 * half)
-        matrix = _affine(scene.motion, p, *self.size)
-        out = []
-        for plane in planes:
-            scale = plane.shape[1] / self.size[0]  # chroma planes are half size: same motion, half the pixels
-            m = matrix.copy()
-            m[:, 2] *= scale
-            out.append(self._cv2.warpAffine(plane, m, (plane.shape[1], plane.shape[0]),
-                                            flags=self._cv2.INTER_LINEAR, borderMode=self._cv2.BORDER_REFLECT))
-        return tuple(out)
+        w, h = self.size
+        sizes = [(w, h)] if not planar else [(w, h), (w // 2, h // 2), (w // 2, h // 2)]
+        return tuple(warp(self._cv2, plane, scene.motion, p, w, h, size) for plane, size in zip(planes, sizes))
 
     def _compose(self, n: int, planar: bool) -> Planes:
         cv2 = self._cv2
@@ -123,12 +137,10 @@ class FrameSource:
         seg, start, end = self.segments[k]
         if k + 1 < len(self.segments) and end - t < half:
             a = (t - (end - half)) / (2 * half)
-            pairs = zip(self._render(seg, t, planar), self._render(self.segments[k + 1][0], t, planar))
-            planes = tuple(cv2.addWeighted(x, 1 - a, y, a, 0) for x, y in pairs)
+            planes = self._transition(seg, self.segments[k + 1][0], a, t, planar)
         elif k > 0 and t - start < half:
             a = (t - (start - half)) / (2 * half)
-            pairs = zip(self._render(self.segments[k - 1][0], t, planar), self._render(seg, t, planar))
-            planes = tuple(cv2.addWeighted(x, 1 - a, y, a, 0) for x, y in pairs)
+            planes = self._transition(self.segments[k - 1][0], seg, a, t, planar)
         else:
             planes = self._render(seg, t, planar)
         fade = (self.tl.duration - t) / FADE_OUT_S
@@ -137,6 +149,36 @@ class FrameSource:
             blacks = (16, 128, 128) if planar else (0,)  # limited-range black, neutral chroma
             planes = tuple(cv2.addWeighted(p, fade, p, 0, b * (1 - fade)) for p, b in zip(planes, blacks))
         return planes
+
+    def _transition(self, leaving: object, coming: object, a: float, t: float, planar: bool) -> Planes:
+        """Frame planes part way (a: 0..1) through the transition from one segment to the next."""
+        cv2 = self._cv2
+        kind = self.tl.scenes[leaving].transition if isinstance(leaving, int) else "crossfade"
+        if kind == "cut":
+            return self._render(leaving if a < 0.5 else coming, t, planar)
+        blacks = (16, 128, 128) if planar else (0,)
+        if kind == "dip-to-black":
+            seg, level = (leaving, 1 - 2 * a) if a < 0.5 else (coming, 2 * a - 1)
+            return tuple(cv2.addWeighted(p, level, p, 0, b * (1 - level))
+                         for p, b in zip(self._render(seg, t, planar), blacks))
+        old, new = self._render(leaving, t, planar), self._render(coming, t, planar)
+        e = _smooth(a)
+        if kind == "slide":  # the new picture pushes the old one out to the left
+            out = []
+            for x, y in zip(old, new):
+                shift = int(round(e * x.shape[1]))
+                out.append(np.ascontiguousarray(np.concatenate([x[:, shift:], y[:, :shift]], axis=1)))
+            return tuple(out)
+        if kind == "wipe":  # a soft edge sweeps from left to right
+            out = []
+            for x, y in zip(old, new):
+                width = x.shape[1]
+                edge = max(2.0, width * 0.12)
+                ramp = np.clip((e * (width + edge) - np.arange(width)) / edge, 0.0, 1.0).astype(np.float32)
+                ramp = ramp[None, :, None] if x.ndim == 3 else ramp[None, :]
+                out.append((x + (y.astype(np.float32) - x) * ramp).astype(np.uint8))
+            return tuple(out)
+        return tuple(cv2.addWeighted(x, 1 - a, y, a, 0) for x, y in zip(old, new))
 
     def frame(self, n: int) -> np.ndarray:
         """The RGB frame at index n."""

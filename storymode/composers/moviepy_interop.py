@@ -9,7 +9,7 @@ from ..errors import MissingDependency
 from ..timeline import Timeline
 from .audio import mix_narration
 from .cards import BOLD, end_card, title_card
-from .frames import _affine, load_picture
+from .frames import load_picture, source_size, warp
 
 
 def _moviepy() -> Any:
@@ -26,13 +26,12 @@ def _scene_clip(mp: Any, timeline: Timeline, index: int) -> Any:
 
     scene = timeline.scenes[index]
     size = (timeline.width, timeline.height)
-    picture = load_picture(scene.image, *size)
+    picture = load_picture(scene.image, *source_size(*size))
     half = timeline.transition_s / 2
     span = scene.duration + 2 * half
 
     def frame(t: float) -> Any:
-        matrix = _affine(scene.motion, t / span, *size)
-        return cv2.warpAffine(picture, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return warp(cv2, picture, scene.motion, t / span, *size, size)
 
     return mp.VideoClip(frame, duration=span).with_start(scene.start - half)
 
