@@ -226,3 +226,15 @@ def test_segment_empty_raises(text):
 def test_segment_title_from_text_when_no_hint():
     st = seg("The little boat sailed away. It never came back.", 2, title=" ")
     assert st.title.startswith("The little boat")
+
+
+def test_markdown_headings_start_scenes_and_keep_the_words():
+    from storymode.writers.segment import segment_text
+
+    text = "# The Fox\n\nThe fox was shy. She hid.\n\n## Chapter Two\n\nOne day the wind came. It was loud!\n\nShe flew."
+    for scenes in (1, 2, 3):
+        story = segment_text(text, WriteRequest(prompt="x", scenes=scenes))
+        texts = [s.text for s in story.scenes]
+        assert len(texts) == max(2, scenes)
+        assert texts[0].startswith("The Fox") and any(t.startswith("Chapter Two") for t in texts)
+        assert " ".join(texts).split() == text.replace("#", "").split()

@@ -7,7 +7,8 @@ Unattributed quotes keep their marks and stay in narrator lines. Quote marks are
 are apostrophes far more often). A quote is attributed when its sentence names a speaker with a speech verb:
 "said Pip", "Pip said", "asked Pip", "Pip asked" (also replied, cried, shouted, whispered, called, answered,
 exclaimed, yelled, added); the line's text is the quote's inner words with their own punctuation ("I can fly,").
-Scenes are cut only between sentences (preferring paragraph breaks), balanced by word count.
+Scenes are cut only between sentences (preferring paragraph breaks), balanced by word count. In Markdown, every
+heading starts a new scene and its words (without the # marks, which are dropped under rule (1)) are narrated.
 """
 from __future__ import annotations
 
@@ -180,17 +181,52 @@ def _brief(text: str, cast: list[Character]) -> Brief:
                  action=" ".join(first)[:400], props=props, mood=mood)
 
 
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$")
+
+
+def markdown_sections(text: str) -> list[str]:
+    """The text cut before every Markdown heading; a heading's words (without its #) open its section."""
+    sections: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        heading = _HEADING.match(line)
+        if heading:
+            sections.append([heading.group(1), ""])  # the heading is a paragraph of its own
+        else:
+            sections[-1].append(line)
+    return [s for s in ("\n".join(lines) for lines in sections) if s.strip()]
+
+
+def _scene_bounds(weights: list[int], breaks: set[int], sections: list[int], n: int) -> list[int]:
+    """Scene boundaries: every section (a Markdown heading) starts a scene; n scenes shared out by words."""
+    starts = sorted(set(sections) | {0})
+    ends = [*starts[1:], len(weights)]
+    if len(starts) >= n:
+        return [*starts, len(weights)]
+    words = [sum(weights[a:b]) or 1 for a, b in zip(starts, ends)]
+    share = [1] * len(starts)
+    for _ in range(n - len(starts)):  # give each extra scene to the section with the most words per scene
+        k = max(range(len(starts)), key=lambda i: (words[i] / share[i]) if share[i] < ends[i] - starts[i] else -1)
+        share[k] += 1
+    bounds = []
+    for a, b, count in zip(starts, ends, share):
+        inner = {j - a for j in breaks if a < j < b}
+        bounds += [a] + [a + c for c in balance(weights[a:b], inner, count)]
+    return [*bounds, len(weights)]
+
+
 def segment_text(text: str, request) -> Story:
     """The user's text as a Story of request.scenes scenes (fewer if it has fewer sentences), word for word."""
     cleaned = clean_text(text or "")
     if not cleaned.strip():
         raise UsageError("the text is empty: give some words to turn into a story")
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", cleaned) if p.strip()]
-    sents, breaks = [], set()
-    for para in paragraphs:
-        if sents:
-            breaks.add(len(sents))
-        sents.extend(split_sentences(para))
+    sents, breaks, sections = [], set(), []
+    for section in markdown_sections(cleaned):
+        sections.append(len(sents))
+        paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", section) if p.strip()]
+        for para in paragraphs:
+            if sents:
+                breaks.add(len(sents))
+            sents.extend(split_sentences(para))
     names = [speaker_name(s) for s in sents]
     cast: list[Character] = []
     by_name: dict[str, str] = {}
@@ -203,9 +239,7 @@ def segment_text(text: str, request) -> Story:
                 cid = (cid[:36] + "-" + str(len(cast)))
             by_name[name] = cid
             cast.append(Character(id=cid, name=name[:80], kind="character", description=""))
-    n = request.scenes
-    cuts = balance([len(s.split()) for s in sents], breaks, n)
-    bounds = [0] + cuts + [len(sents)]
+    bounds = _scene_bounds([len(s.split()) for s in sents], breaks, sections, request.scenes)
     scenes = []
     for i in range(len(bounds) - 1):
         group = list(range(bounds[i], bounds[i + 1]))
