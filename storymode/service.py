@@ -55,7 +55,7 @@ NOT_FROM_CLIENTS = {"options", "music"}  # server paths and model locations come
 
 def settings_model() -> type[BaseModel]:
     """The settings a client may send: every Settings field but music and backend options (those name files
-    and models on the server), with the backends that are installed here as choices."""
+    and models on the server), with the backends that can run here as choices."""
     from pydantic import create_model
 
     from .registry import STAGES, names
@@ -66,10 +66,21 @@ def settings_model() -> type[BaseModel]:
             continue
         annotation: Any = info.annotation
         if name in STAGES:
-            annotation = Literal[tuple(names(name))]  # type: ignore[valid-type]
+            usable = [n for n in names(name) if _usable(name, n)] or names(name)
+            annotation = Literal[tuple(usable)]  # type: ignore[valid-type]
         fields[name] = (annotation | None, Field(None, description=info.description,
                                                   json_schema_extra=None, **_limits(info)))
     return create_model("StorySettings", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _usable(stage: str, name: str) -> bool:
+    """Whether a backend can run on this server (only those are offered to clients)."""
+    from .registry import backend_class
+
+    try:
+        return backend_class(stage, name).usable()[0]
+    except Exception:  # noqa: BLE001 - a broken plugin is simply not offered
+        return False
 
 
 def _limits(info: Any) -> dict[str, Any]:

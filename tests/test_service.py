@@ -216,7 +216,7 @@ def test_openapi_schemathesis(tmp_path: Path) -> None:
         operations = [op.ok() for op in schema.get_all_operations()]
         assert len(operations) >= 7
         for operation in operations:
-            @settings(max_examples=20, deadline=None, database=None,
+            @settings(max_examples=20, deadline=None, database=None, derandomize=True,
                       suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy())
             def check(case: object) -> None:
