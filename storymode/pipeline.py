@@ -181,7 +181,10 @@ def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: boo
 # ---------------------------------------------------------------- illustrate
 def illustrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: bool = False,
                      emit: Listener = ignore) -> list[str]:
-    """One picture per scene (and a record of what was drawn), reused when its key is unchanged."""
+    """One picture per scene (and a record of what was drawn), reused when its key is unchanged.
+
+    The key holds the brief, not the narration: editing a scene's text redoes its narration only, editing its
+    brief redoes its picture only (illustrators draw from the brief)."""
     t0 = time.perf_counter()
     total = len(story.scenes)
     emit(Event("stage-start", "illustrate", total=total))
@@ -199,7 +202,7 @@ def illustrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: 
                                       width=width, height=height)
         in_picture = [c.model_dump() for c in request.in_picture()]
         key = artifact_key("art", illustrator.fingerprint(), scene.brief.model_dump(), in_picture,
-                           [c.id for c in story.characters], scene.text, index, total, story.style, story.seed,
+                           [c.id for c in story.characters], index, total, story.style, story.seed,
                            width, height)
         png = ws.art_dir() / f"{key}.png"
         drawn_path = ws.art_dir() / f"{key}.json"

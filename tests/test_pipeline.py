@@ -85,9 +85,20 @@ def test_edit_one_scene_redoes_only_its_narration(rendered, tmp_path):
     ends = {e["stage"]: e for e in map(json.loads, proc.stdout.splitlines()) if e["kind"] == "stage-end"}
     lines = sum(len(s["lines"]) for s in story["scenes"])
     assert ends["narrate"]["cached"] == lines - 1
-    assert ends["illustrate"]["cached"] == 1  # the scene text changed: that picture is redone too
+    assert ends["illustrate"]["cached"] == 2  # pictures follow the brief, which did not change
     assert ends["compose"].get("cached", 0) == 0
     assert "quite suddenly" in (root / "fox.srt").read_text()
+    # now the other way round: a new brief redraws that picture and nothing is narrated again
+    story = json.loads(story_path.read_text())
+    story["scenes"][0]["brief"]["setting"] = "snow"
+    story_path.write_text(json.dumps(story))
+    proc = run_cli("make", "a shy fox who learns to fly", "-o", "fox.mp4", "--scenes", "2", "--progress", "json",
+                   cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    ends = {e["stage"]: e for e in map(json.loads, proc.stdout.splitlines()) if e["kind"] == "stage-end"}
+    assert ends["narrate"]["cached"] == lines and ends["illustrate"]["cached"] == 1
+    drawn = [json.loads(p.read_text()) for p in (root / "fox.storymode" / "art").glob("*.json")]
+    assert any(d.get("setting") == "snow" for d in drawn)
 
 
 def test_fresh_redoes_everything(tmp_path):
