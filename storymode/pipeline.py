@@ -213,7 +213,8 @@ def illustrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: 
                 warnings.simplefilter("always")
                 picture = illustrator.illustrate(request)
             for warning in caught:  # e.g. a prompt cut to the text encoder's limit: said, never silent
-                emit(Event("warning", "illustrate", message=str(warning.message)))
+                if issubclass(warning.category, UserWarning):  # not library deprecation notices
+                    emit(Event("warning", "illustrate", message=str(warning.message)))
             with atomic_path(png) as tmp:
                 picture.image.save(tmp, format="PNG", compress_level=3)
             atomic_write_json(drawn_path, picture.drawn)

@@ -163,7 +163,7 @@ def _glow_mask(radius: int, peak: int):
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) - radius
     d = np.sqrt(xx * xx + yy * yy) / max(1, radius)
     a = peak * np.clip(1.0 - d, 0.0, 1.0) ** 2
-    return Image.fromarray(a.round().astype(np.uint8), "L")
+    return Image.fromarray(a.round().astype(np.uint8))
 
 
 def _glow(c: _Ctx, x: float, y: float, r: float, color: Color, rings: int = 6, alpha: int = 22) -> None:
@@ -1227,7 +1227,7 @@ def _fog_mask(width: int, height: int, horizon: int, strength: float):
 
     ys = np.arange(height, dtype=np.float32)
     a = strength * (0.35 + 0.65 * np.exp(-(((ys - horizon) / (0.28 * height)) ** 2)))
-    col = Image.fromarray((a.clip(0, 1) * 255).astype(np.uint8).reshape(height, 1), "L")
+    col = Image.fromarray((a.clip(0, 1) * 255).astype(np.uint8).reshape(height, 1))
     return col.resize((width, height), Image.Resampling.NEAREST)
 
 

@@ -285,6 +285,6 @@ def render(stem: str, size: int, drop_water: bool = False):
         for blue in _WATER_BLUES:
             near = np.abs(rgb - np.array(blue, dtype=np.int16)).sum(axis=2) < 60
             arr[near, 3] = 0
-        img = Image.fromarray(arr, "RGBA")
+        img = Image.fromarray(arr)
     box = img.getchannel("A").point(lambda a: 255 if a > 24 else 0).getbbox()
     return img.crop(box) if box else img

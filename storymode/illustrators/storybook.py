@@ -63,7 +63,7 @@ def _grain(width: int, height: int, variant: int):
     rng = np.random.default_rng(1000 + variant)
     fine = rng.normal(0.0, 3.2, (height, width)).astype(np.float32)
     small = rng.normal(0.0, 1.0, (max(2, height // 24), max(2, width // 24))).astype(np.float32)
-    blotch = np.asarray(Image.fromarray(small, "F").resize((width, height), Image.Resampling.BILINEAR))
+    blotch = np.asarray(Image.fromarray(small).resize((width, height), Image.Resampling.BILINEAR))
     yy = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None]
     xx = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :]
     vignette = -16.0 * np.clip(xx * xx * 0.6 + yy * yy * 0.7 - 0.25, 0, None)
@@ -99,7 +99,7 @@ def _shade_sprite(img, light: tuple, tint: tuple | None = None, strength: float 
     if haze_amount and haze:
         rgb = rgb * (1 - haze_amount) + np.array(haze, dtype=np.float32) * haze_amount
     arr[:, :, :3] = rgb
-    return Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGBA")
+    return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
 
 
 class StorybookIllustrator(Illustrator):
@@ -251,7 +251,7 @@ class StorybookIllustrator(Illustrator):
 
             arr = np.asarray(img).astype(np.int16)
             arr += _grain(width, height, seed % 4)
-            img = Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
+            img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
         if img.size != (request.width, request.height):  # tiny sizes were drawn at the minimum
             from PIL import Image
 
