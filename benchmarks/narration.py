@@ -67,8 +67,10 @@ def _ordinal(n: int) -> str:
 
 def _money(m: re.Match[str]) -> str:
     dollars, cents = int(m.group(1).replace(",", "")), int((m.group(2) or "0").ljust(2, "0")[:2])
-    out = f"{_cardinal(dollars)} dollar{'s' if dollars != 1 else ''}"
-    return out + (f" and {_cardinal(cents)} cent{'s' if cents != 1 else ''}" if cents else "")
+    cents_words = f"{_cardinal(cents)} cent{'s' if cents != 1 else ''}"
+    if dollars == 0 and cents:
+        return cents_words
+    return f"{_cardinal(dollars)} dollar{'s' if dollars != 1 else ''}" + (f" and {cents_words}" if cents else "")
 
 
 def normalise(text: str) -> list[str]:
@@ -77,6 +79,8 @@ def normalise(text: str) -> list[str]:
 
     text = speakable(text)
     text = re.sub(r"\$(\d[\d,]*)(?:\.(\d{1,2}))?", _money, text)
+    text = re.sub(r"(\d)\s*([ap])\.?m\b\.?", r"\1 \2 m", text, flags=re.IGNORECASE)  # 7:30pm, 7:30 p.m. -> 7:30 p m
+    text = re.sub(r"\b(\d{1,2})[:.](\d{2})(?= [ap] m\b)", r"\1:\2", text)  # 7.30 pm is a time too
     text = re.sub(r"\b(\d{1,2}):(\d{2})\b",
                   lambda m: f"{_cardinal(int(m.group(1)))} {'' if m.group(2) == '00' else _cardinal(int(m.group(2)))}",
                   text)

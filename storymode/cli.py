@@ -27,6 +27,8 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--fps", type=click.Choice(["24", "25", "30"]), help="Frames per second (default 30)."),
         click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Same seed, same story and pictures."),
         click.option("--music", type=str, help="Music bed under the narration (ducked while the voice speaks)."),
+        click.option("--align", type=click.Choice(["auto", "on", "off"]),
+                     help="Word timings for captions by Whisper alignment (auto: when storymode[align] is installed)."),
         click.option("--writer", type=str, help="Writer backend (see `storymode backends`)."),
         click.option("--narrator", type=str, help="Narrator backend."),
         click.option("--illustrator", type=str, help="Illustrator backend."),
@@ -63,7 +65,7 @@ def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]
         else:
             out = Path(value)
     keys = ["scenes", "audience", "style", "tone", "words_per_scene", "aspect", "resolution", "seed",
-            "writer", "narrator", "illustrator", "composer", "music"]
+            "writer", "narrator", "illustrator", "composer", "music", "align"]
     overrides = {k: params.get(k) for k in keys}
     if params.get("fps"):
         overrides["fps"] = int(params["fps"])

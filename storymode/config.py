@@ -43,6 +43,8 @@ class Settings(BaseModel):
     resolution: Literal["480p", "720p", "1080p"] = "720p"
     fps: Literal[24, 25, 30] = 30
     music: str | None = Field(None, description="an audio file played under the narration, ducked by the voice")
+    align: Literal["auto", "on", "off"] = Field("auto", description="word timings by Whisper alignment "
+                                                "(auto: when the [align] extra is installed)")
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
     def backend(self, stage: str) -> str:

@@ -147,8 +147,10 @@ def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: boo
     cast = assign_cast(story, load_presets(), narrator.name)
     out: list[list[LineAudio]] = []
     done = cached = 0
+    aligning = _aligning(settings.align)
     for scene in story.scenes:
         scene_lines = []
+        scene_timings: list[dict] = []
         for line in scene.lines:
             voice = cast[line.speaker]
             key = artifact_key("narration", narrator.fingerprint(), voice.model_dump(), line.text, line.pace)
@@ -171,11 +173,47 @@ def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: boo
                 atomic_write_json(meta, timings)  # written last: its presence marks the artifact complete
                 ws.record(key, wav, "narrate", {"scene": scene.id, "speaker": line.speaker, "voice": voice.name})
             scene_lines.append(_line_audio(wav, timings, line.speaker, line.pause_after))
+            scene_timings.append({**timings, "wav": str(wav), "key": key})
             done += 1
             emit(Event("step", "narrate", done=done, total=total, cached=cached))
+        if aligning:
+            scene_lines = _aligned_scene(ws, scene_timings, scene, fresh)
         out.append(scene_lines)
     emit(Event("stage-end", "narrate", done=done, total=total, cached=cached, seconds=time.perf_counter() - t0))
     return out
+
+
+def _aligning(setting: str) -> bool:
+    """Whether to align word timings with Whisper: "on" needs the [align] extra, "auto" uses it when present."""
+    from .errors import MissingDependency
+    from .narrators.align import INSTALL_HINT, missing
+
+    if setting == "off":
+        return False
+    if missing():
+        if setting == "on":
+            raise MissingDependency(f"--align on needs Whisper alignment: {INSTALL_HINT}")
+        return False  # captions keep the letter-count estimate (sentences stay exact)
+    return True
+
+
+def _aligned_scene(ws: Workspace, scene_timings: list[dict], scene, fresh: bool) -> list[LineAudio]:  # type: ignore[no-untyped-def]
+    """Whisper-aligned word timings for one scene (one pass over the whole scene), cached by its lines' keys."""
+    from .narrators.align import fingerprint, refine_timings
+
+    key = artifact_key("aligned", fingerprint(), [t["key"] for t in scene_timings])
+    path = ws.narration_dir() / f"{key}.aligned.json"
+    refined = None
+    if not fresh and path.exists():
+        try:
+            refined = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            refined = None
+    if refined is None or len(refined) != len(scene_timings):
+        refined = [{k: v for k, v in t.items() if k != "wav"} for t in refine_timings(scene_timings)]
+        atomic_write_json(path, refined)  # the timings only; the wav paths come from this run
+    return [_line_audio(Path(cur["wav"]), t, line.speaker, line.pause_after)
+            for cur, t, line in zip(scene_timings, refined, scene.lines)]
 
 
 # ---------------------------------------------------------------- illustrate

@@ -33,7 +33,7 @@ def test_map_words_keeps_the_known_text_when_whisper_mishears():
              ("fifty", 1.1, 1.3), ("cents", 1.3, 1.5), ("for", 1.6, 1.7), ("kite.", 1.9, 2.2), ("um", 2.3, 2.4)]
     out = align.map_words(known, heard, 2.5)
     assert [w for w, _, _ in out] == known
-    starts = dict((w, s) for w, s, _ in out)
+    starts = {w: s for w, s, _ in out}
     assert starts["Pip"] == 0.0 and starts["paid"] == 0.25  # "Tip" keeps Pip's slot (a one-to-one replace)
     assert starts["$3.50"] == pytest.approx(0.6)  # spread over the five heard words' span
     assert 1.7 <= starts["a"] <= 1.9  # not heard: interpolated between its neighbours
@@ -41,7 +41,7 @@ def test_map_words_keeps_the_known_text_when_whisper_mishears():
 
 
 def test_map_words_is_monotonic_and_inside_the_clip():
-    known = "one two three four".split()
+    known = ["one", "two", "three", "four"]
     heard = [("one", 0.5, 0.4), ("three", 0.3, 0.9), ("four", 3.0, 3.5)]  # out of order, past the end
     out = align.map_words(known, heard, 2.0)
     starts = [s for _, s, _ in out]
@@ -149,3 +149,22 @@ def test_refine_timings_replaces_words_and_falls_back_on_silence(narrations, tmp
     write_wav(silent, np.zeros(24000, np.float32), 24000)
     line = {**scene[0], "wav": str(silent)}
     assert align.refine_timings([line]) == [line]  # no speech: the estimate is kept, source unchanged
+
+
+def test_pipeline_aligns_captions_and_caches_it(tmp_path):
+    pytest.importorskip("faster_whisper")
+    import json
+
+    import storymode
+
+    result = storymode.make("a shy fox who learns to fly", out=tmp_path / "a.mp4", scenes=1, resolution="480p",
+                            align="on")
+    aligned = list((result.story_dir / "narration").glob("*.aligned.json"))
+    assert len(aligned) == 1
+    timings = json.loads(aligned[0].read_text())
+    assert all(t["timing_source"] == "whisper-aligned" for t in timings if t["timing_source"] != "pause")
+    again = storymode.make("a shy fox who learns to fly", out=tmp_path / "a.mp4", scenes=1, resolution="480p",
+                           align="on")
+    assert again.cached["narrate"] == sum(len(s.lines) for s in again.story.scenes)
+    assert aligned[0].stat().st_mtime_ns == list((result.story_dir / "narration").glob("*.aligned.json"))[0] \
+        .stat().st_mtime_ns

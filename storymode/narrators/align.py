@@ -48,6 +48,7 @@ SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")  # all from ba
 SCENE_GAP_S = 0.35  # silence put between a scene's lines when they are aligned together
 SILENCE_DBFS = -45.0  # a clip whose loudest 20 ms window is quieter than this has no speech
 TIMING_SOURCE = "whisper-aligned"
+VERSION = "1"  # part of the pipeline's cache key for aligned timings: bump when results change
 BEAM_SIZE = 1  # greedy: faster than beam 5 and no worse at word starts (measured, see benchmarks/narration.py)
 _WORD = re.compile(r"\S+")
 
@@ -72,6 +73,11 @@ def _require_faster_whisper() -> None:
         import faster_whisper  # noqa: F401
     except ImportError:
         raise MissingDependency(f"word alignment needs faster-whisper: {INSTALL_HINT}") from None
+
+
+def fingerprint() -> dict:
+    """What determines aligned timings besides the audio and text (for artifact keys)."""
+    return {"aligner": "faster-whisper", "model": "whisper-base-int8", "version": VERSION, "beam": BEAM_SIZE}
 
 
 def missing() -> list[str]:
@@ -118,13 +124,12 @@ def model_dir(cache: str | Path | None = None) -> Path:
     for path in side:
         with atomic_path(folder / path.name) as tmp:
             shutil.copyfile(path, tmp)
-    with atomic_path(model) as tmp:
-        with open(tmp, "wb") as out:
-            for part in sources:
-                with open(part, "rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 22)
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_path(model) as tmp, open(tmp, "wb") as out:
+        for part in sources:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 22)
+        out.flush()
+        os.fsync(out.fileno())
     atomic_write_json(stamp_path, stamp)  # written last: its presence marks the folder complete
     return folder
 
@@ -138,7 +143,7 @@ def _load(folder: str, threads: int):  # type: ignore[no-untyped-def]
 
     try:
         return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=threads)
-    except Exception as err:  # a corrupt or truncated model.bin
+    except Exception as err:  # noqa: BLE001 -- ctranslate2 raises RuntimeError/ValueError for a corrupt model.bin
         raise BackendError(f"could not load the Whisper model in {folder}: {err}. Delete that folder to "
                            f"rebuild it from the weight packages.") from None
 
@@ -270,8 +275,7 @@ def _interpolate(known: Sequence[str], times: list[tuple[float, float] | None], 
             j += 1
         left = times[k - 1][1] if k > 0 and times[k - 1] else 0.0  # type: ignore[index]
         right = times[j][0] if j < len(times) and times[j] else duration  # type: ignore[index]
-        if right < left:
-            right = left
+        right = max(right, left)
         for n, span in enumerate(_spread(known[k:j], left, right)):
             times[k + n] = span
         k = j
