@@ -142,3 +142,31 @@ def test_import_is_light():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_style_looks_differ_and_unknown_styles_are_refused():
+    from storymode.errors import UsageError
+    from storymode.illustrators.base import IllustrationRequest
+    from storymode.illustrators.storybook import StorybookIllustrator
+    from storymode.story import Brief, Character
+
+    fox = Character(id="pip", name="Pip", kind="fox")
+    artist = StorybookIllustrator()
+
+    def draw(style):
+        req = IllustrationRequest(Brief(setting="forest", characters=["pip"]), (fox,), "", 0, 1, style, 3, 320, 180)
+        return artist.illustrate(req)
+
+    pictures = {style: np.asarray(draw(style).image).astype(float)
+                for style in ("storybook", "watercolor", "flat-vector", "pencil-sketch")}
+    assert draw("watercolour").drawn["style"] == "watercolor"
+    names = list(pictures)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert np.abs(pictures[a] - pictures[b]).mean() > 1.0, (a, b)
+    sketch = pictures["pencil-sketch"]
+    assert np.abs(sketch[..., 0] - sketch[..., 1]).mean() < 3  # grey pencil on paper
+    with pytest.raises(UsageError, match="needs a model"):
+        draw("anime")
+    with pytest.raises(UsageError, match="unknown picture style 'crayon'"):
+        draw("crayon")

@@ -71,6 +71,41 @@ def _grain(width: int, height: int, variant: int):
     return np.repeat(total.round().astype(np.int16)[:, :, None], 3, axis=2)
 
 
+LOOKS = ("storybook", "watercolor", "flat-vector", "pencil-sketch")
+
+
+def storybook_look(style: str) -> str:
+    """The look this illustrator gives a style name; other styles belong to model-based illustrators."""
+    from ..errors import UsageError
+    from .prompting import style_preset
+
+    name = style_preset(style).name  # unknown names: UsageError listing every style
+    if name not in LOOKS:
+        raise UsageError(f"the storybook illustrator draws the styles {', '.join(LOOKS)}; {style!r} needs a model: "
+                         f"use --illustrator diffusers, or --style storybook")
+    return name
+
+
+def _finish(img, look: str, texture: bool, width: int, height: int, seed: int):  # type: ignore[no-untyped-def]
+    """The style's finish: paper grain (storybook), soft bleeding colour (watercolor), clean (flat-vector),
+    grey pencil lines on paper (pencil-sketch)."""
+    import numpy as np
+    from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+
+    if look == "watercolor":
+        img = ImageEnhance.Color(img.filter(ImageFilter.GaussianBlur(max(1.0, width / 700)))).enhance(1.15)
+    elif look == "pencil-sketch":
+        grey = ImageOps.grayscale(img)
+        edges = ImageOps.invert(grey.filter(ImageFilter.FIND_EDGES)).point(lambda v: 255 if v > 235 else v * 0.8)
+        paper = Image.blend(ImageOps.autocontrast(grey).point(lambda v: 150 + v * 0.42), edges, 0.55)
+        img = Image.merge("RGB", (paper, paper, paper.point(lambda v: max(0, v - 6))))
+    if texture and look != "flat-vector":
+        arr = np.asarray(img).astype(np.int16)
+        arr += _grain(width, height, seed % 4) * (2 if look == "watercolor" else 1)
+        img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
+    return img
+
+
 @functools.lru_cache(maxsize=64)
 def _shadow(width: int, height: int):
     """A soft ellipse mask (L image) of about width x height, padded for the blur."""
@@ -123,6 +158,7 @@ class StorybookIllustrator(Illustrator):
         from . import backgrounds, palette, sprites
 
         opts = self.options
+        look = storybook_look(request.style)
         width, height = max(16, int(request.width)), max(16, int(request.height))
         brief = request.brief
         seed = int(request.seed)
@@ -246,12 +282,7 @@ class StorybookIllustrator(Illustrator):
             img.paste(stage.front, (0, 0), stage.front)
         backgrounds.apply_weather(img, stage, pal, rng)
 
-        if opts.texture:
-            from PIL import Image
-
-            arr = np.asarray(img).astype(np.int16)
-            arr += _grain(width, height, seed % 4)
-            img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
+        img = _finish(img, look, opts.texture, width, height, seed)
         if img.size != (request.width, request.height):  # tiny sizes were drawn at the minimum
             from PIL import Image
 
@@ -259,6 +290,7 @@ class StorybookIllustrator(Illustrator):
 
         drawn = {
             "setting": setting,
+            "style": look,
             "time_of_day": tod,
             "weather": stage.weather,
             "sprites": drawn_sprites,
