@@ -34,4 +34,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'storymode' has no attribute {name!r}")
 
 
-__all__ = sorted(_API | _MODELS | {"__version__"})
+__all__ = ["Brief", "Character", "Line", "Result", "Scene", "Settings", "Story", "__version__", "compose",
+           "illustrate", "load_story", "make", "narrate", "write"]

@@ -153,7 +153,6 @@ class StorybookIllustrator(Illustrator):
     def illustrate(self, request: IllustrationRequest) -> Illustration:
         import random
 
-        import numpy as np
 
         from . import backgrounds, palette, sprites
 
