@@ -153,7 +153,6 @@ class StorybookIllustrator(Illustrator):
     def illustrate(self, request: IllustrationRequest) -> Illustration:
         import random
 
-
         from . import backgrounds, palette, sprites
 
         opts = self.options
