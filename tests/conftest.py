@@ -75,3 +75,33 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def manifest(story_dir: Path) -> dict:
     """The story folder's manifest."""
     return json.loads((story_dir / "manifest.json").read_text())
+
+
+# ---------------------------------------------------------------- a real browser (Debian's chromium via Playwright)
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium driven by Playwright (never Playwright's own browser download)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, url: str, width: int = 1200, height: int = 1000):  # type: ignore[no-untyped-def]
+    """A new page at url that records console errors, page errors, dialogs and any network request."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    events: dict = {"errors": [], "dialogs": []}
+    page.on("console", lambda m: m.type == "error" and events["errors"].append(m.text))
+    page.on("pageerror", lambda e: events["errors"].append(str(e)))
+    page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
+    page.on("request", lambda r: r.url.startswith(("http:", "https:")) and events["errors"].append(r.url))
+    page.goto(url)
+    return page, events

@@ -10,11 +10,10 @@ import pytest
 from storymode.errors import UsageError
 from storymode.gallery import build_gallery, gallery, load_example
 
-CHROMIUM = Path("/usr/bin/chromium")
+from .conftest import open_page
+
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_TITLE = f"The {HOSTILE} & \"Fox\" </title><b>x"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -118,26 +117,8 @@ def test_every_shipped_example_is_valid() -> None:
 
 
 # ---------------------------------------------------------------- in a real browser
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        yield b
-        b.close()
-
-
 def _open(browser, url: str):
-    page = browser.new_page(viewport={"width": 1200, "height": 1000})
-    events: dict = {"errors": [], "dialogs": []}
-    page.on("console", lambda m: m.type == "error" and events["errors"].append(m.text))
-    page.on("pageerror", lambda e: events["errors"].append(str(e)))
-    page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
-    page.on("request", lambda r: r.url.startswith(("http:", "https:")) and events["errors"].append(r.url))
-    page.goto(url)
-    return page, events
+    return open_page(browser, url, 1200, 1000)
 
 
 def test_index_in_chromium(browser, site: dict) -> None:

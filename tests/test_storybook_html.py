@@ -15,14 +15,11 @@ from storymode.composers.storybook import write_storybook
 from storymode.story import load_story
 from storymode.timeline import Timeline
 
-from .conftest import decode_audio
+from .conftest import decode_audio, open_page
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_2 = "</script><b>x"
 HOSTILE_TITLE = "The </title><script>alert(2)</script> {pages} & Fox"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture(scope="module")
@@ -97,26 +94,8 @@ def test_hostile_text_is_escaped(books: dict) -> None:
 
 
 # ---------------------------------------------------------------- in a real browser
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        yield b
-        b.close()
-
-
 def _open(browser, path: Path):
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    events: dict = {"errors": [], "dialogs": []}
-    page.on("console", lambda m: m.type == "error" and events["errors"].append(m.text))
-    page.on("pageerror", lambda e: events["errors"].append(str(e)))
-    page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
-    page.on("request", lambda r: r.url.startswith(("http:", "https:")) and events["errors"].append(r.url))
-    page.goto(path.resolve().as_uri())
-    return page, events
+    return open_page(browser, path.resolve().as_uri(), 1100, 900)
 
 
 def test_page_plays_highlights_and_turns(browser, books: dict) -> None:

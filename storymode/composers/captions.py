@@ -6,12 +6,16 @@ import html
 from ..timeline import Cue
 
 
-def _clock(seconds: float, sep: str) -> str:
-    ms = max(0, round(seconds * 1000))
-    h, rest = divmod(ms, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+def _clock(seconds: float, sep: str, centis: bool = False) -> str:
+    """h:mm:ss + sep + milliseconds (SRT, VTT), or h:mm:ss.cc for ASS (one-digit hours, centiseconds)."""
+    unit = 100 if centis else 1000
+    ticks = max(0, round(seconds * unit))
+    h, rest = divmod(ticks, 3600 * unit)
+    m, rest = divmod(rest, 60 * unit)
+    s, frac = divmod(rest, unit)
+    if centis:
+        return f"{h:d}:{m:02d}:{s:02d}{sep}{frac:02d}"
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{frac:03d}"
 
 
 def _plain(text: str) -> str:
@@ -44,11 +48,7 @@ def ass_escape(text: str) -> str:
 
 
 def _ass_clock(seconds: float) -> str:
-    cs = max(0, round(seconds * 100))
-    h, rest = divmod(cs, 360_000)
-    m, rest = divmod(rest, 6000)
-    s, cs = divmod(rest, 100)
-    return f"{h:d}:{m:02d}:{s:02d}.{cs:02d}"
+    return _clock(seconds, ".", centis=True)
 
 
 def karaoke_text(cue: Cue) -> str:
