@@ -238,3 +238,20 @@ def test_markdown_headings_start_scenes_and_keep_the_words():
         assert len(texts) == max(2, scenes)
         assert texts[0].startswith("The Fox") and any(t.startswith("Chapter Two") for t in texts)
         assert " ".join(texts).split() == text.replace("#", "").split()
+
+
+@pytest.mark.parametrize("prompt", ["a fox, an owl and a bear go camping", "a cat and a dog and a mouse find a treasure",
+                                    "a princess, a frog and a dragon", "a lonely lighthouse keeper and a seagull"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_character_speaks(prompt, seed):
+    story = PlannerWriter().write(WriteRequest(prompt=prompt, scenes=6, seed=seed))
+    speakers = {line.speaker for scene in story.scenes for line in scene.lines}
+    assert {c.id for c in story.characters} <= speakers
+    for scene in story.scenes:  # whoever speaks in a scene is in its picture, and the scene stays in range
+        assert {line.speaker for line in scene.lines} - {NARRATOR} <= set(scene.brief.characters)
+        assert 25 <= len(scene.text.split()) <= 70
+
+
+def test_companion_kind_from_prompt():
+    story = PlannerWriter().write(WriteRequest(prompt="a lonely lighthouse keeper and a seagull", scenes=4))
+    assert [c.kind for c in story.characters][:2] == ["lighthouse keeper", "seagull"]

@@ -73,7 +73,7 @@ BEDTIME_COMPANIONS = [
 ]
 CITY_COMPANIONS = [("pigeon", "friendly pigeon", ["grey"], ["a red scarf"], ["Percy", "Pidge", "Coo"], "landed nearby"),
                    ("cat", "clever alley cat", ["ginger", "tabby"], ["a blue collar"], ["Marmalade", "Jinx"], "padded over")]
-BIRDS = {"owl", "crow", "raven", "bird", "duck", "robin", "sparrow", "parrot", "eagle", "hawk", "penguin", "peacock",
+BIRDS = {"owl", "crow", "raven", "bird", "seagull", "gull", "pelican", "heron", "stork", "duck", "robin", "sparrow", "parrot", "eagle", "hawk", "penguin", "peacock",
          "swan", "goose", "hen", "chicken", "pigeon", "firefly", "moth", "bee", "butterfly", "dragon"}
 HOMES = {"fox": "den", "rabbit": "burrow", "bunny": "burrow", "mouse": "mouse hole", "bear": "den", "badger": "sett",
          "crow": "nest", "raven": "nest", "owl": "hollow tree", "bird": "nest", "robot": "workshop", "dragon": "cave",
@@ -99,8 +99,11 @@ WIDE = ["forest", "meadow", "hills", "mountains", "beach", "river", "village", "
 ROUTINES = ["watched the others from {his} favourite spot", "sat on a flat warm stone and gazed at the sky",
             "walked the same winding path through {home_place}", "finished {his} chores and then sat very still",
             "looked out over {home_place}"]
-FRIEND2_LINES = ["Even {friend2} the {friend2_kind} came along to join in the fun.",
+FRIEND2_LINES = ["Even {friend2} the {friend2_kind} came along to join in the fun. || friend2: I would not miss this!",
                  "{friend2}, {a_friend2_desc}, was there too, grinning from ear to ear."]
+# a short cheer for a companion who has not spoken by the end of the story (every cast member gets a voice)
+CHEERS = ["Hooray for {hero}!", "I knew you could do it, {hero}!", "What a day this has been!",
+          "Well done, {hero}. Well done!", "Can we do it all again tomorrow?"]
 AUDIENCE_TARGET = {"kids": 42, "teens": 50, "adults": 55}
 SENT = re.compile(r"[^.!?]+[.!?]*")
 
@@ -564,8 +567,34 @@ class Planner:
                 characters=cast, action=self.fill(self.rng.choice(main.action) if main.action else "{hero}")[:400],
                 props=list(dict.fromkeys(props))[:5], mood=self._mood(main, mode))
             scenes.append(Scene(id=f"s{i + 1:03d}", lines=[Line(speaker=s, text=t) for s, t in lines], brief=brief))
+        scenes = self.give_voices(scenes)
         return Story(title=self.title(), prompt=self.req.prompt, audience=self.req.audience, style=self.req.style,
                      seed=self.req.seed, characters=self.chars, scenes=scenes)
+
+    def give_voices(self, scenes: list[Scene]) -> list[Scene]:
+        """Every companion speaks at least once: a silent one cheers in the latest scene that has room."""
+        spoken = {line.speaker for sc in scenes for line in sc.lines}
+        for friend in self.friends:
+            if friend["id"] in spoken:
+                continue
+            cheers = [self.fill(c) for c in CHEERS]
+            cheers = [c for c in cheers if _norm(c) not in self.used] or cheers
+            cheer = self.rng.choice(cheers)
+            for i in range(len(scenes) - 1, 0, -1):
+                scene = scenes[i]
+                if sum(len(line.text.split()) for line in scene.lines) + len(cheer.split()) > self.hi:
+                    continue
+                at = max(1, len(scene.lines) - 1) if len(scene.lines) > 1 else 1
+                lines = list(scene.lines)
+                lines.insert(at, Line(speaker=friend["id"], text=cheer))
+                cast = list(scene.brief.characters)
+                if friend["id"] not in cast:
+                    cast.append(friend["id"])
+                brief = scene.brief.model_copy(update={"characters": cast})
+                scenes[i] = scene.model_copy(update={"lines": lines, "brief": brief})
+                self.use([("friend2", cheer)])
+                break
+        return scenes
 
     def _time(self, beat, i: int, n: int) -> str:
         if self.shape.name == "bedtime":

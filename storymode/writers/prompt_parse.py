@@ -31,7 +31,7 @@ EMOJI_WORDS = {
 KINDS: dict[str, tuple[bool, str]] = {k: (False, "") for k in (
     "fox owl cat kitten dog puppy rabbit bunny hare mouse bear panda wolf lion tiger elephant monkey horse pony "
     "unicorn pig piglet cow sheep lamb goat hen chicken duck duckling goose swan bird robin sparrow crow raven "
-    "parrot penguin eagle hawk frog toad turtle tortoise snail snake dragon dinosaur fish goldfish whale dolphin "
+    "parrot penguin eagle hawk seagull gull pelican heron stork frog toad turtle tortoise snail snake dragon dinosaur fish goldfish whale dolphin "
     "shark octopus crab squirrel hedgehog badger raccoon otter beaver deer reindeer moose donkey giraffe zebra "
     "hippo bee bumblebee butterfly caterpillar ladybug ant spider bat kangaroo koala sloth camel llama flamingo "
     "peacock seal mole robot moon star sun cloud tree train car boat rocket kite balloon snowman teddy ghost "
