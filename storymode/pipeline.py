@@ -119,7 +119,12 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
         atomic_write_text(ws.root / "story.previous.json", ws.story_path.read_text(encoding="utf-8"))
     if hasattr(writer, "raw_dir"):  # LLM writers save replies they could not use here, for the user to read
         writer.raw_dir = ws.build_dir()
-    story = writer.segment(text, request) if text is not None else writer.write(request)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        story = writer.segment(text, request) if text is not None else writer.write(request)
+    for warning in caught:  # e.g. a prompt in a language the planner does not write
+        if issubclass(warning.category, UserWarning):
+            emit(Event("warning", "write", message=str(warning.message)))
     atomic_write_text(ws.story_path, story.to_json())
     ws.set_meta("story_key", key)
     emit(Event("step", "write", done=1, total=1))

@@ -255,3 +255,28 @@ def test_every_character_speaks(prompt, seed):
 def test_companion_kind_from_prompt():
     story = PlannerWriter().write(WriteRequest(prompt="a lonely lighthouse keeper and a seagull", scenes=4))
     assert [c.kind for c in story.characters][:2] == ["lighthouse keeper", "seagull"]
+
+
+@pytest.mark.parametrize("prompt, kind, goal_word", [
+    ("une petite renarde qui rêve de voler", "fox", "fly"),
+    ("un oso tímido que quiere nadar", "bear", "swim"),
+    ("ein kleiner Fuchs will fliegen", "fox", "fly"),
+])
+def test_foreign_prompt_is_read_and_said(prompt, kind, goal_word):
+    with pytest.warns(UserWarning, match="offline planner writes English"):
+        story = PlannerWriter().write(WriteRequest(prompt=prompt, scenes=4))
+    assert story.characters[0].kind == kind and story.prompt == prompt
+    assert goal_word in " ".join(scene.text for scene in story.scenes).lower()
+
+
+def test_english_prompt_gives_no_language_warning(recwarn):
+    PlannerWriter().write(WriteRequest(prompt="a little fox and the moon", scenes=2))
+    assert not [w for w in recwarn if "offline planner" in str(w.message)]
+
+
+def test_foreign_prompt_warning_reaches_the_user(tmp_path):
+    from .conftest import run_cli
+
+    proc = run_cli("write", "une petite renarde qui rêve de voler", "--dir", str(tmp_path / "s"), "--scenes", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "looks French" in proc.stderr and (tmp_path / "s" / "story.json").exists()

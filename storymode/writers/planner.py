@@ -4,10 +4,12 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import warnings
 from typing import Literal
 
 from ..backend import BackendOptions
 from ..story import NARRATOR, Brief, Character, Line, Scene, Story, slug
+from . import foreign
 from . import shapes as S
 from .base import WriteRequest, Writer
 from .prompt_parse import Premise, article, gerund, parse_prompt, past, title_case
@@ -164,7 +166,15 @@ class Planner:
         self.req = request
         digest = hashlib.sha256(f"{request.seed}\x00{request.prompt}".encode("utf-8", "replace")).hexdigest()
         self.rng = random.Random(digest)
-        self.p = parse_prompt(request.prompt)
+        language = foreign.detect(request.prompt)
+        if language:
+            english = foreign.to_english(request.prompt)
+            warnings.warn(f"the prompt looks {language}; the offline planner writes English, so it read it as "
+                          f"{english[:80]!r}. For a story in {language}, choose a language-model writer "
+                          f"(--writer llama, transformers or openai).", UserWarning, stacklevel=2)
+            self.p = parse_prompt(english)
+        else:
+            self.p = parse_prompt(request.prompt)
         self.shape = S.SHAPES[choose_shape(self.p, shape, self.rng)]
         self.kids = request.audience.lower() not in ("teens", "adults", "teen", "adult")
         self.tone = S.TONE_ALIASES.get((request.tone or "").lower(), (request.tone or "").lower())
