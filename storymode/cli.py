@@ -205,8 +205,9 @@ def voices(say: str | None, voice: str, out: Path | None) -> None:
 
     presets = load_presets()
     if say is None:
+        width = max(map(len, presets)) + 1
         for name, preset in sorted(presets.items()):
-            click.echo(f"{name:<10} {preset.backend:<8} {preset.role:<10} {preset.description}")
+            click.echo(f"{name:<{width}} {preset.backend:<8} {preset.role:<10} {preset.description}")
         return
     if voice not in presets:
         raise UsageError(f"no voice preset {voice!r}; presets: {', '.join(sorted(presets))}")
