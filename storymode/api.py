@@ -20,10 +20,15 @@ def _settings(options: dict[str, Any], config: str | Path | None, profile: str |
 def make(prompt: str | None = None, *, out: str | Path, from_file: str | Path | None = None,
          story_dir: str | Path | None = None, fresh: bool = False, force: bool = False,
          config: str | Path | None = None, profile: str | None = None, on_event: Listener = ignore,
-         **options: Any) -> Result:
+         narration_audio: str | Path | bool | None = None, **options: Any) -> Result:
     """Prompt (or the text in from_file) -> story folder, MP4, SRT and VTT. options: any Settings field.
 
+    narration_audio: a recording of the user reading the story (any format ffmpeg reads), cut into the lines by
+    Whisper alignment instead of synthesized voices; the story folder remembers it, False (or "none") goes back
+    to synthesized voices.
+
     >>> storymode.make("a shy fox who learns to fly", out="fox.mp4", scenes=4)  # doctest: +SKIP
+    >>> storymode.make(from_file="tale.txt", narration_audio="reading.m4a", out="tale.mp4")  # doctest: +SKIP
     """
     settings = _settings(options, config, profile)
     text = title = None
@@ -35,7 +40,8 @@ def make(prompt: str | None = None, *, out: str | Path, from_file: str | Path | 
     else:
         prompt = clean_prompt(prompt or "")
     return run(prompt, Path(out), settings, text=text, title=title,
-               story_dir=Path(story_dir) if story_dir else None, fresh=fresh, force=force, emit=on_event)
+               story_dir=Path(story_dir) if story_dir else None, fresh=fresh, force=force, emit=on_event,
+               narration_audio=narration_audio)
 
 
 def write(prompt: str | None = None, *, story_dir: str | Path, from_file: str | Path | None = None,
@@ -54,11 +60,15 @@ def write(prompt: str | None = None, *, story_dir: str | Path, from_file: str | 
 
 
 def narrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path | None = None,
-            profile: str | None = None, on_event: Listener = ignore, **options: Any) -> list[list[Any]]:
-    """Narrate every line of story_dir/story.json (cached); returns per-scene line audio."""
+            profile: str | None = None, on_event: Listener = ignore,
+            narration_audio: str | Path | bool | None = None, **options: Any) -> list[list[Any]]:
+    """Narrate every line of story_dir/story.json (cached); returns per-scene line audio.
+
+    narration_audio: the user's reading of story.json's lines instead of synthesized voices (see make)."""
     settings = _settings(options, config, profile)
     with Workspace(story_dir) as ws:
-        return narrate_stage(ws, load_story(ws.story_path), settings, fresh=fresh, emit=on_event)
+        return narrate_stage(ws, load_story(ws.story_path), settings, fresh=fresh, emit=on_event,
+                             narration_audio=narration_audio)
 
 
 def illustrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path | None = None,
@@ -71,14 +81,16 @@ def illustrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path
 
 def compose(story_dir: str | Path, *, out: str | Path | None = None, fresh: bool = False, force: bool = False,
             config: str | Path | None = None, profile: str | None = None, on_event: Listener = ignore,
-            **options: Any) -> Timeline:
-    """Render the video of story_dir (narrating and drawing what is missing); returns the timeline."""
+            narration_audio: str | Path | bool | None = None, **options: Any) -> Timeline:
+    """Render the video of story_dir (narrating and drawing what is missing); returns the timeline.
+
+    narration_audio: as for make (None: the recording the folder remembers, if any)."""
     settings = _settings(options, config, profile)
     story_dir = Path(story_dir)
     target = Path(out) if out else story_dir.with_suffix(".mp4")
     with Workspace(story_dir) as ws:
         story = load_story(ws.story_path)
-        lines = narrate_stage(ws, story, settings, emit=on_event)
+        lines = narrate_stage(ws, story, settings, emit=on_event, narration_audio=narration_audio)
         images = illustrate_stage(ws, story, settings, emit=on_event)
         timeline, _ = compose_stage(ws, story, lines, images, target, settings, fresh=fresh, force=force,
                                     emit=on_event)

@@ -49,6 +49,20 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+NARRATION_AUDIO_HELP = (
+    "Your own reading of the story (m4a, mp3, wav, ogg, flac: anything ffmpeg reads), cut into the lines by "
+    "Whisper alignment instead of synthesized voices, captioned word by word with the story's text. The story "
+    "folder remembers it; 'none' goes back to synthesized voices. For a story written from a prompt: run "
+    "`storymode write` first, read story.json's lines aloud, then `storymode narrate -d DIR --narration-audio "
+    "FILE` (a recording of any other text is refused). Needs storymode[align].")
+
+
+def narration_audio_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--narration-audio FILE, on the commands that narrate."""
+    return click.option("--narration-audio", "narration_audio", type=str, metavar="FILE|none",
+                        help=NARRATION_AUDIO_HELP)(fn)
+
+
 def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
     """Split -o values into the output path and backend options; gather the setting overrides."""
     from .config import looks_like_option, place_options, resolve_settings
@@ -95,6 +109,7 @@ def cli(debug: bool) -> None:
     \b
     storymode make "a shy fox who learns to fly" -o fox.mp4
     storymode make --from tale.txt -o tale.mp4
+    storymode make --from tale.txt --narration-audio reading.m4a -o tale.mp4
     """
 
 
@@ -103,6 +118,7 @@ def cli(debug: bool) -> None:
 @click.option("--from", "from_file", type=click.Path(path_type=Path), help="Your own story text (.txt or .md).")
 @click.option("--out", type=click.Path(path_type=Path), help="Output .mp4 (same as -o PATH).")
 @click.option("--story-dir", type=click.Path(path_type=Path), help="Story folder (default: OUT.storymode/).")
+@narration_audio_option
 @stage_options
 @guarded
 def make(prompt: str | None, from_file: Path | None, story_dir: Path | None, **params: Any) -> None:
@@ -119,7 +135,8 @@ def make(prompt: str | None, from_file: Path | None, story_dir: Path | None, **p
         raise UsageError("say where the video goes: -o story.mp4")
     result = _run_with_view(params, lambda view: api.make(
         prompt, out=out, from_file=from_file, story_dir=story_dir, fresh=params["fresh"], force=params["force"],
-        config=params.get("config"), profile=params.get("profile"), on_event=view, **overrides))
+        config=params.get("config"), profile=params.get("profile"), on_event=view,
+        narration_audio=params.get("narration_audio"), **overrides))
     if not params["quiet"] and params["progress_kind"] != "json":
         click.echo(f"{result.story.title!r}: {result.duration:.1f} s, {len(result.story.scenes)} scenes")
         click.echo(f"  video      {result.video}\n  captions   {result.srt}, {result.vtt}\n"
@@ -151,15 +168,17 @@ def write(prompt: str | None, from_file: Path | None, story_dir: Path, **params:
 
 @cli.command()
 @_dir_option
+@narration_audio_option
 @stage_options
 @guarded
 def narrate(story_dir: Path, **params: Any) -> None:
-    """Narrate every line of a story folder (cached)."""
+    """Narrate every line of a story folder (cached), or cut your own reading of it into the lines."""
     from . import api
 
     overrides, _ = _settings_from(params)
     _run_with_view(params, lambda view: api.narrate(story_dir, fresh=params["fresh"], config=params.get("config"),
-                                                     profile=params.get("profile"), on_event=view, **overrides))
+                                                     profile=params.get("profile"), on_event=view,
+                                                     narration_audio=params.get("narration_audio"), **overrides))
 
 
 @cli.command()
@@ -178,6 +197,7 @@ def illustrate(story_dir: Path, **params: Any) -> None:
 
 @cli.command()
 @_dir_option
+@narration_audio_option
 @stage_options
 @guarded
 def compose(story_dir: Path, **params: Any) -> None:
@@ -187,7 +207,7 @@ def compose(story_dir: Path, **params: Any) -> None:
     overrides, out = _settings_from(params)
     timeline = _run_with_view(params, lambda view: api.compose(
         story_dir, out=out, fresh=params["fresh"], force=params["force"], config=params.get("config"),
-        profile=params.get("profile"), on_event=view, **overrides))
+        profile=params.get("profile"), on_event=view, narration_audio=params.get("narration_audio"), **overrides))
     if not params["quiet"] and params["progress_kind"] != "json":
         click.echo(f"{timeline.duration:.1f} s -> {out or Path(story_dir).with_suffix('.mp4')}")
 

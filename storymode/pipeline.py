@@ -15,6 +15,8 @@ from .errors import UsageError
 from .events import Event, Listener, ignore
 from .illustrators.base import IllustrationRequest, Illustrator
 from .narrators.base import Narrator
+from .narrators.recording import check_file as check_recording
+from .recorded import wants_voices
 from .registry import create
 from .story import Story, clean_text, load_story
 from .timeline import LineAudio, Timeline, build_timeline, frame_size
@@ -140,10 +142,17 @@ def _line_audio(wav: Path, timings: dict, speaker: str, pause_after: float | Non
 
 
 def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: bool = False,
-                  emit: Listener = ignore) -> list[list[LineAudio]]:
-    """One wav and one timings file per line, each reused when its key (voice, text, pace, backend) is unchanged."""
+                  emit: Listener = ignore, narration_audio: str | Path | bool | None = None) -> list[list[LineAudio]]:
+    """One wav and one timings file per line, each reused when its key (voice, text, pace, backend) is unchanged.
+
+    narration_audio: the user's reading of the story, cut into the lines instead of synthesizing them (see
+    storymode.recorded); None: the recording this folder remembers, if any; False or "none": synthesized voices."""
+    from . import recorded
     from .composers.audio import write_wav
 
+    recording = recorded.choose(ws, narration_audio)
+    if recording is not None:
+        return recorded.narrate(ws, story, recording, fresh=fresh, emit=emit)
     t0 = time.perf_counter()
     total = sum(len(s.lines) for s in story.scenes)
     emit(Event("stage-start", "narrate", total=total))
@@ -334,8 +343,11 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     width, height = frame_size(settings.aspect, settings.resolution)
     composer = _backend("composer", settings)
     assert isinstance(composer, Composer)
+    from .recorded import META as RECORDED
+
+    voices = "Narration: read aloud by the storyteller" if ws.get_meta(RECORDED) else f"Voices: {settings.narrator}"
     credits = [f"Written by storymode {__version__} ({settings.writer})",
-               f"Voices: {settings.narrator}", f"Pictures: {settings.illustrator}", OPENMOJI_CREDIT]
+               voices, f"Pictures: {settings.illustrator}", OPENMOJI_CREDIT]
     music = check_music(settings.music) if settings.music else None
     timeline = build_timeline(story, lines, images, width=width, height=height, fps=settings.fps, credits=credits,
                               music=music)
@@ -386,8 +398,8 @@ def default_story_dir(out: Path) -> Path:
 
 def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None = None,
         title: str | None = None, story_dir: Path | None = None, fresh: bool = False, force: bool = False,
-        emit: Listener = ignore) -> Result:
-    """Every stage, in order, over one locked story folder."""
+        emit: Listener = ignore, narration_audio: str | Path | bool | None = None) -> Result:
+    """Every stage, in order, over one locked story folder (narration_audio: see narrate_stage)."""
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise UsageError(f"the output {out} must end in .mp4")
@@ -396,6 +408,8 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
     if settings.music:
         check_music(settings.music)
     check_output(out, ws, force)
+    if narration_audio and not wants_voices(narration_audio):
+        check_recording(narration_audio)  # a missing or soundless file is refused before any work
     seconds: dict[str, float] = {}
     cached: dict[str, int] = {}
 
@@ -410,7 +424,7 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
     with ws:
         remove_stale_temporaries(ws, out)
         story = write_stage(ws, settings, prompt=prompt, text=text, title=title, fresh=fresh, emit=timed("write"))
-        lines = narrate_stage(ws, story, settings, fresh=fresh, emit=timed("narrate"))
+        lines = narrate_stage(ws, story, settings, fresh=fresh, emit=timed("narrate"), narration_audio=narration_audio)
         images = illustrate_stage(ws, story, settings, fresh=fresh, emit=timed("illustrate"))
         timeline, _ = compose_stage(ws, story, lines, images, out, settings, fresh=fresh, force=force,
                                     emit=timed("compose"))

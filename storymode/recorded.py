@@ -1,0 +1,173 @@
+"""The narrate stage from the user's own reading: which recording a story folder uses, and the recording cut
+into the story's lines (narrators.recording), cached in narration/ for the composer like synthesized lines.
+
+Which recording: the one given (--narration-audio FILE, narration_audio=PATH), else the one the folder remembers
+(manifest entry "narration_audio", written after a successful cut, so `narrate --narration-audio` followed by
+`compose` keeps the reading); "none" (or False) forgets it and goes back to synthesized voices.
+
+The cache: narration/<key>.recording.json (written last: its presence marks the cut complete) lists every
+line's timings and its wav, narration/<line key>.wav. The key holds the recording's sha256 (computed again only
+when the file's size or mtime changed), every line's text and the cutter's fingerprint: the same recording of
+the same text is cut once, a new recording or an edited text is cut again, and nothing is shared with
+synthesized lines (whose keys start from "narration").
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import MissingDependency, UsageError
+from .events import Event, Listener, ignore
+from .story import Story
+from .timeline import LineAudio
+from .workspace import Workspace, artifact_key, atomic_write_json
+
+META = "narration_audio"
+VOICE = "recording"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The reading a story folder is narrated from: its absolute path and the sha256 of its bytes."""
+
+    path: Path
+    sha256: str
+
+
+def wants_voices(value: Any) -> bool:
+    """Whether narration_audio asks for synthesized voices (False, or the word "none")."""
+    return value is False or (isinstance(value, str) and value.strip().lower() == "none")
+
+
+def _stamp(path: Path) -> dict | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _digest(path: Path, remembered: dict | None) -> str:
+    from .narrators.recording import file_digest
+
+    if remembered and remembered.get("path") == str(path) and remembered.get("stamp") == _stamp(path):
+        return str(remembered["sha256"])  # unchanged since it was hashed
+    return file_digest(path)
+
+
+def choose(ws: Workspace, narration_audio: str | Path | bool | None) -> Recording | None:
+    """The recording to narrate from (None: synthesized voices); "none" makes the folder forget its recording."""
+    from .narrators import align
+    from .narrators.recording import check_file
+
+    remembered = ws.get_meta(META)
+    remembered = remembered if isinstance(remembered, dict) and remembered.get("path") else None
+    if wants_voices(narration_audio):
+        if remembered:
+            ws.set_meta(META, None)
+        return None
+    if narration_audio:
+        path = check_file(narration_audio)
+    elif remembered:
+        path = Path(remembered["path"])
+        if not path.is_file():  # gone: its cut may still be cached (narrate() says so if it is not)
+            return Recording(path, str(remembered["sha256"]))
+    else:
+        return None
+    if align.missing():
+        raise MissingDependency(f"--narration-audio needs Whisper alignment ({', '.join(align.missing())}): "
+                                f"{align.INSTALL_HINT}")
+    return Recording(path, _digest(path, remembered))
+
+
+def cut_key(recording: Recording, story: Story) -> str:
+    """The cache key of a recording cut into this story's lines."""
+    from .narrators.recording import fingerprint
+
+    texts = [[line.text for line in scene.lines] for scene in story.scenes]
+    return artifact_key("recording", fingerprint(), recording.sha256, texts, story.language)
+
+
+def _cached(index: Path, story: Story) -> list[list[dict]] | None:
+    try:
+        lines = json.loads(index.read_text(encoding="utf-8"))["lines"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    shape = [len(scene.lines) for scene in story.scenes]
+    if [len(row) for row in lines] != shape:
+        return None
+    if not all((index.parent / t["wav"]).is_file() for row in lines for t in row):
+        return None
+    return lines
+
+
+def _timings(narration: Any, text: str, wav: Path) -> dict:
+    return {"wav": wav.name, "duration": narration.duration, "voice": VOICE, "text": text,
+            "timing_source": narration.timing_source, "source": narration.meta.get("source"),
+            "sentences": [[s.text, round(s.start, 4), round(s.end, 4)] for s in narration.sentences],
+            "words": [[w.text, round(w.start, 4), round(w.end, 4)] for w in narration.words]}
+
+
+def _cut(ws: Workspace, story: Story, recording: Recording, key: str, emit: Listener, total: int) -> list[list[dict]]:
+    from .composers.audio import write_wav
+    from .narrators.recording import cut_recording
+
+    if not recording.path.is_file():
+        raise UsageError(f"this story folder is narrated from {recording.path}, which is gone; give "
+                         "--narration-audio FILE again, or --narration-audio none for synthesized voices")
+    shown = [0]
+
+    def progress(fraction: float) -> None:
+        done = min(total - 1, int(fraction * total))
+        if done > shown[0]:
+            shown[0] = done
+            emit(Event("step", "narrate", done=done, total=total))
+
+    scenes = [[line.text for line in scene.lines] for scene in story.scenes]
+    cut = cut_recording(recording.path, scenes, language=story.language, progress=progress)
+    lines = []
+    for si, (scene, narrations) in enumerate(zip(story.scenes, cut)):
+        row = []
+        for li, (line, narration) in enumerate(zip(scene.lines, narrations)):
+            wav = ws.narration_dir() / f"{artifact_key('recorded-line', key, si, li)}.wav"
+            write_wav(wav, narration.samples, narration.sample_rate)
+            row.append(_timings(narration, line.text, wav))
+        lines.append(row)
+    index = ws.narration_dir() / f"{key}.recording.json"
+    atomic_write_json(index, {"recording": {"path": str(recording.path), "sha256": recording.sha256},
+                              "lines": lines})  # written last: its presence marks the cut complete
+    ws.record(key, index, "narrate", {"recording": str(recording.path), "sha256": recording.sha256})
+    return lines
+
+
+def narrate(ws: Workspace, story: Story, recording: Recording, *, fresh: bool = False,
+            emit: Listener = ignore) -> list[list[LineAudio]]:
+    """Every line's clip of the reading with its timings (cut once per recording and text, then reused)."""
+    t0 = time.perf_counter()
+    total = sum(len(s.lines) for s in story.scenes)
+    emit(Event("stage-start", "narrate", total=total))
+    key = cut_key(recording, story)
+    index = ws.narration_dir() / f"{key}.recording.json"
+    lines = None if fresh else _cached(index, story)
+    cached = total if lines is not None else 0
+    if lines is None:
+        lines = _cut(ws, story, recording, key, emit, total)
+    remembered = {"path": str(recording.path), "sha256": recording.sha256, "stamp": _stamp(recording.path)}
+    if ws.get_meta(META) != remembered:
+        ws.set_meta(META, remembered)
+    emit(Event("step", "narrate", done=total, total=total, cached=cached))
+    emit(Event("stage-end", "narrate", done=total, total=total, cached=cached, seconds=time.perf_counter() - t0))
+    out = []
+    for scene, row in zip(story.scenes, lines):
+        last = len(scene.lines) - 1
+        # the reader's own pauses are in the clips: they play back to back; after a scene's last line the
+        # story's pause (or the timeline's usual tail)
+        out.append([LineAudio(path=str(ws.narration_dir() / t["wav"]), duration=float(t["duration"]),
+                              speaker=line.speaker, sentences=tuple(tuple(s) for s in t["sentences"]),
+                              words=tuple(tuple(w) for w in t["words"]),
+                              pause_after=line.pause_after if n == last else 0.0)
+                    for n, (line, t) in enumerate(zip(scene.lines, row))])
+    return out
