@@ -4,6 +4,11 @@
 
 Nothing is downloaded unless ``allow_download=true``: a model that is not in the local cache gives an error
 naming it and the command that fetches it. torch and transformers are imported only when a story is written.
+
+With llguidance installed (``constrain=auto``, the default) a story is generated under a grammar built from
+reply_schema(request): every token is one that keeps the reply a valid prefix of that JSON (see constrain.py).
+The reply is still parsed, repaired and validated as without it. ``constrain=on`` fails when it cannot be used;
+``constrain=off`` generates free text. The pictures' briefs for --from TEXT are generated without it.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from ..backend import BackendOptions
 from ..errors import BackendError, MissingDependency, UsageError
 from ..story import Story
 from .base import WriteRequest, Writer
-from .llm_common import Messages, brief_story, write_with_retries
+from .llm_common import Messages, brief_story, reply_schema, write_with_retries
 
 log = logging.getLogger(__name__)
 _CACHE: dict[tuple, tuple] = {}  # (model, device, dtype, revision) -> (tokenizer, model); one process, reused
@@ -40,6 +45,8 @@ class TransformersOptions(BackendOptions):
     tries: int = Field(3, ge=1, le=10)
     trust_remote_code: bool = False
     llm_briefs: bool = Field(True, description="for --from TEXT: the model writes the pictures' briefs")
+    constrain: Literal["auto", "on", "off"] = Field(
+        "auto", description="only let the model write JSON of the reply schema (llguidance); auto: when installed")
 
 
 def pick_device(wanted: str) -> str:
@@ -163,8 +170,37 @@ class TransformersWriter(Writer):
         parts = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
         return "\n\n".join(parts) + "\n\nAssistant: {"
 
-    def generate(self, msgs: Messages) -> str:
-        """The model's reply to msgs (starting with the '{' the prompt already holds)."""
+    def wants_constraint(self) -> bool:
+        """Whether generation is to be constrained; MissingDependency for constrain=on without llguidance."""
+        from . import constrain
+
+        if self.options.constrain == "off":
+            return False
+        if constrain.available():
+            return True
+        if self.options.constrain == "on":
+            raise MissingDependency(f"the writer 'transformers' with constrain=on needs llguidance: "
+                                    f"{constrain.INSTALL}")
+        log.info("llguidance is not installed: generating without a grammar (%s)", constrain.INSTALL)
+        return False
+
+    def constraint(self, tok, model, schema: dict | None):  # type: ignore[no-untyped-def]
+        """The logits processor that keeps the reply inside schema, or None (no schema, off, or auto unusable)."""
+        if schema is None or not self.wants_constraint():
+            return None
+        from . import constrain
+
+        try:
+            return constrain.json_processor(tok, model, schema, prefix="{")
+        except constrain.ConstraintUnavailable as err:
+            if self.options.constrain == "on":
+                raise UsageError(f"constrain=on, but the model {self.options.model!r} cannot be constrained: "
+                                 f"{err}") from None
+            log.info("generating without a grammar: %s", err)
+            return None
+
+    def generate(self, msgs: Messages, schema: dict | None = None) -> str:
+        """The model's reply to msgs (starting with the '{' the prompt already holds), kept to schema if given."""
         import torch
 
         tok, model, device = self.load()
@@ -184,12 +220,17 @@ class TransformersWriter(Writer):
         kw = {"max_new_tokens": new, "pad_token_id": tok.pad_token_id, "do_sample": o.temperature > 0}
         if o.temperature > 0:
             kw.update(temperature=o.temperature, top_p=o.top_p)
+        processor = self.constraint(tok, model, schema)
+        if processor is not None:  # transformers applies it before temperature, top-k and top-p
+            kw["logits_processor"] = [processor]
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(**inputs, **kw)
         ids = out[0, n_in:]
         self.usage.append({"seconds": time.perf_counter() - t0, "completion_tokens": int(ids.shape[0]),
-                           "prompt_tokens": int(n_in)})
+                           "prompt_tokens": int(n_in), "constrained": processor is not None,
+                           "mask_seconds": processor.mask_seconds if processor is not None else 0.0,
+                           "grammar_errors": len(processor.errors) if processor is not None else 0})
         return "{" + tok.decode(ids, skip_special_tokens=True)
 
     # -- the writer interface ------------------------------------------------------------------------------------
@@ -197,7 +238,12 @@ class TransformersWriter(Writer):
     def write(self, request: WriteRequest) -> Story:
         """A story for request.prompt; invalid replies are repaired or asked for again."""
         self._seed = request.seed
-        return write_with_retries(self.generate, request, tries=self.options.tries, save_raw=self.raw_dir,
+        schema = reply_schema(request) if self.wants_constraint() else None  # what the prompt asks for
+
+        def generate(msgs: Messages) -> str:
+            return self.generate(msgs, schema)
+
+        return write_with_retries(generate, request, tries=self.options.tries, save_raw=self.raw_dir,
                                   who=f"the model {self.options.model!r}")
 
     def segment(self, text: str, request: WriteRequest) -> Story:
