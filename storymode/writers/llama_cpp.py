@@ -10,6 +10,8 @@ always JSON of the right shape; the words are still validated, repaired and aske
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import logging
 import os
@@ -162,6 +164,17 @@ def load_llama(path: Path, n_ctx: int, n_threads: int):  # type: ignore[no-untyp
             log.info("loaded %s (n_ctx %d, %d threads) in %.1f s", path.name, n_ctx, n_threads,
                      time.perf_counter() - t0)
         return _CACHE[key]
+
+
+@atexit.register
+def close_models() -> None:
+    """Free the cached models while llama_cpp is still whole (its __del__ at interpreter exit raises noise)."""
+    with _LOCK:
+        for llm in _CACHE.values():
+            with contextlib.suppress(Exception):
+                llm.close()
+        _CACHE.clear()
+        _BUSY.clear()
 
 
 def busy(llm) -> threading.Lock:  # type: ignore[no-untyped-def]
