@@ -5,10 +5,12 @@ import hashlib
 import json
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from . import __version__, recorded
 from .cast import assign_cast, load_presets
 from .config import Settings
 from .errors import UsageError
@@ -16,7 +18,6 @@ from .events import Event, Listener, ignore
 from .illustrators.base import IllustrationRequest, Illustrator
 from .narrators.base import Narrator
 from .narrators.recording import check_file as check_recording
-from .recorded import wants_voices
 from .registry import create
 from .story import Story, clean_text, load_story
 from .timeline import LineAudio, Timeline, build_timeline, frame_size
@@ -94,6 +95,17 @@ def read_user_text(path: str | Path) -> str:
     return text
 
 
+@contextmanager
+def warnings_said(emit: Listener, stage: str) -> Iterator[None]:
+    """A backend's UserWarnings (not libraries' deprecation notices) become warning events: said, never silent."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            emit(Event("warning", stage, message=str(warning.message)))
+
+
 # ---------------------------------------------------------------- write
 def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None, text: str | None = None,
                 title: str | None = None, fresh: bool = False, emit: Listener = ignore) -> Story:
@@ -121,12 +133,8 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
         atomic_write_text(ws.root / "story.previous.json", ws.story_path.read_text(encoding="utf-8"))
     if hasattr(writer, "raw_dir"):  # LLM writers save replies they could not use here, for the user to read
         writer.raw_dir = ws.build_dir()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_said(emit, "write"):  # e.g. a prompt in a language the planner does not write
         story = writer.segment(text, request) if text is not None else writer.write(request)
-    for warning in caught:  # e.g. a prompt in a language the planner does not write
-        if issubclass(warning.category, UserWarning):
-            emit(Event("warning", "write", message=str(warning.message)))
     atomic_write_text(ws.story_path, story.to_json())
     ws.set_meta("story_key", key)
     emit(Event("step", "write", done=1, total=1))
@@ -147,7 +155,6 @@ def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: boo
 
     narration_audio: the user's reading of the story, cut into the lines instead of synthesizing them (see
     storymode.recorded); None: the recording this folder remembers, if any; False or "none": synthesized voices."""
-    from . import recorded
     from .composers.audio import write_wav
 
     recording = recorded.choose(ws, narration_audio)
@@ -261,12 +268,8 @@ def illustrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: 
         if not fresh and png.exists() and drawn_path.exists():
             cached += 1
         else:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            with warnings_said(emit, "illustrate"):  # e.g. a prompt cut to the text encoder's limit
                 picture = illustrator.illustrate(request)
-            for warning in caught:  # e.g. a prompt cut to the text encoder's limit: said, never silent
-                if issubclass(warning.category, UserWarning):  # not library deprecation notices
-                    emit(Event("warning", "illustrate", message=str(warning.message)))
             with atomic_path(png) as tmp:
                 picture.image.save(tmp, format="PNG", compress_level=3)
             atomic_write_json(drawn_path, picture.drawn)
@@ -343,9 +346,8 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     width, height = frame_size(settings.aspect, settings.resolution)
     composer = _backend("composer", settings)
     assert isinstance(composer, Composer)
-    from .recorded import META as RECORDED
-
-    voices = "Narration: read aloud by the storyteller" if ws.get_meta(RECORDED) else f"Voices: {settings.narrator}"
+    voices = ("Narration: read aloud by the storyteller" if ws.get_meta(recorded.META)
+              else f"Voices: {settings.narrator}")
     credits = [f"Written by storymode {__version__} ({settings.writer})",
                voices, f"Pictures: {settings.illustrator}", OPENMOJI_CREDIT]
     music = check_music(settings.music) if settings.music else None
@@ -408,7 +410,7 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
     if settings.music:
         check_music(settings.music)
     check_output(out, ws, force)
-    if narration_audio and not wants_voices(narration_audio):
+    if narration_audio and not recorded.wants_voices(narration_audio):
         check_recording(narration_audio)  # a missing or soundless file is refused before any work
     seconds: dict[str, float] = {}
     cached: dict[str, int] = {}

