@@ -10,12 +10,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import StoryValidationError
+from .understanding.request import StoryRequest
 
 SCHEMA_VERSION = 1
 NARRATOR = "narrator"
 MAX_SCENES = 300
 TimeOfDay = Literal["dawn", "day", "dusk", "night"]
-Weather = Literal["clear", "clouds", "rain", "snow", "wind", "fog"]
+Weather = Literal["clear", "clouds", "rain", "snow", "wind", "fog", "storm"]
 _ID = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
@@ -67,6 +68,9 @@ class Character(_Model):
     kind: str = Field(min_length=1, max_length=80, description="what they are: 'fox', 'old owl', 'girl'")
     description: str = Field("", max_length=400, description="short visual description")
     voice: str | None = Field(None, description="voice preset name; chosen automatically when empty")
+    gender: Literal["she", "he"] | None = Field(None, description="how the story speaks of them, when known")
+    aliases: list[str] = Field(default_factory=list, max_length=8,
+                               description="other names the text uses for them ('the mouse', 'the clockmaker')")
 
 
 class Brief(_Model):
@@ -105,6 +109,7 @@ class Story(_Model):
     language: str = "en"
     seed: int = 0
     characters: list[Character] = Field(default_factory=list, max_length=20)
+    request: StoryRequest | None = Field(None, description="what the prompt was understood to ask for")
     scenes: list[Scene] = Field(min_length=1, max_length=MAX_SCENES)
 
     @model_validator(mode="after")

@@ -17,8 +17,10 @@ from .palette import Color, Palette, mix, mul
 SETTINGS: tuple[str, ...] = (
     "forest", "meadow", "hills", "mountains", "sea", "beach", "river", "city", "village", "snow", "desert",
     "cave", "space", "sky", "garden", "lake", "bedroom", "kitchen", "classroom", "castle hall",
+    "lighthouse", "shop", "bakery", "workshop", "farm", "castle", "street", "moon",
 )
-INDOOR = frozenset({"bedroom", "kitchen", "classroom", "castle hall"})
+INDOOR = frozenset({"bedroom", "kitchen", "classroom", "castle hall", "shop", "bakery", "workshop"})
+NO_WEATHER = frozenset({"space", "moon"})  # no air, no weather
 FALLBACK = "meadow"
 
 KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -220,7 +222,7 @@ def _sky_things(c: _Ctx, hy: float, weather: str, clouds_min: int = 0) -> None:
     """Sun or moon and stars, then clouds, for the part of the picture above hy."""
     p, rng, u = c.pal, c.rng, c.u
     tod = p.time_of_day
-    overcast = weather in ("rain", "snow", "fog")
+    overcast = weather in ("rain", "snow", "fog", "storm")
     side = rng.choice((0.18, 0.26, 0.74, 0.82))
     if tod == "night":
         _stars(c, hy * 0.95, 0 if overcast else int(90 * c.W * c.H / (c.u * c.u)))
@@ -233,14 +235,16 @@ def _sky_things(c: _Ctx, hy: float, weather: str, clouds_min: int = 0) -> None:
         color = (255, 200, 120) if tod == "dawn" else (255, 150, 80)
         if not overcast:
             _sun(c, c.W * side, hy * 0.9, u * 0.085, color, mix(color, (255, 255, 255), 0.3))
-    n = {"clear": 2, "wind": 3, "clouds": 5, "rain": 6, "snow": 4, "fog": 3}.get(weather, 2)
+    n = {"clear": 2, "wind": 3, "clouds": 5, "rain": 6, "snow": 4, "fog": 3, "storm": 8}.get(weather, 2)
     n = max(n, clouds_min)
     base = {"day": (255, 255, 255), "dawn": (255, 236, 232), "dusk": (250, 190, 180), "night": (70, 80, 120)}[tod]
     if weather in ("rain", "clouds"):
         base = mix(base, (150, 156, 170), 0.45 if weather == "rain" else 0.2)
+    elif weather == "storm":  # low, heavy, slate-dark clouds
+        base = mix(base, mul((76, 82, 98), 1.0 if tod != "night" else 0.45), 0.8)
     aspect = c.W / c.H
     for i in range(int(round(n * max(0.7, min(1.6, aspect))))):
-        s = u * rng.uniform(0.1, 0.18) * (1.2 if weather in ("rain", "clouds") else 1.0)
+        s = u * rng.uniform(0.1, 0.18) * {"rain": 1.2, "clouds": 1.2, "storm": 1.45}.get(weather, 1.0)
         _cloud(c, rng.uniform(-0.05, 1.05) * c.W, rng.uniform(0.1, 0.62) * hy, s, base,
                alpha=235 if tod != "night" else 200)
 
@@ -396,6 +400,51 @@ def _wave_band(c: _Ctx, y: float, amp: float, color: Color, phase: float, period
     c.d.polygon(pts + [(c.W, c.H), (0, c.H)], fill=color)
 
 
+def _stormy(c: _Ctx) -> bool:
+    return c.pal.weather == "storm"
+
+
+def _foam(c: _Ctx) -> Color:
+    """Wave-cap white: lit, but kept bright enough to read as foam in a storm's low light."""
+    return mix(c.lit((240, 246, 250)), (226, 232, 238), 0.45 if _stormy(c) else 0.0)
+
+
+def _rough_waves(c: _Ctx, y0: float, y1: float, water: Color, rows: int, scale: float = 1.0) -> None:
+    """A storm sea: rows of tall, steep-fronted swells with white caps and spray, far (small) to near (big)."""
+    rng = c.rng
+    foam = _foam(c)
+    for i in range(rows):
+        t = i / max(1, rows - 1)
+        y = y0 + (y1 - y0) * t ** 1.25
+        k = c.u * (0.008 + 0.05 * t) * scale  # crest height
+        period = k * rng.uniform(3.6, 5.0)
+        face = mix(mul(water, 0.9 + 0.25 * t), foam, 0.1 + 0.08 * t)
+        x = -rng.uniform(0.2, 1.0) * period
+        pts: list[tuple[float, float]] = []
+        crests = []
+        while x < c.W + period:
+            h = k * rng.uniform(0.65, 1.3)
+            px = x + period * rng.uniform(0.58, 0.72)
+            pts += [(x, y), (x + (px - x) * 0.55, y - h * 0.62), (px, y - h), (px + period * 0.08, y - h * 0.55)]
+            crests.append((px, y - h, h))
+            x += period
+        pts += [(x, y), (x, y + k * 0.9), (-period, y + k * 0.9)]
+        c.d.polygon(pts, fill=face)
+        lw = max(1, int(k * 0.1))
+        for px, py, h in crests:  # white caps, spilling down the steep front
+            cap = h * 0.42
+            c.d.polygon([(px - period * 0.22, py + cap), (px - period * 0.06, py + cap * 0.12), (px, py),
+                         (px + period * 0.1, py + cap * 0.7), (px + period * 0.02, py + cap * 0.55),
+                         (px - period * 0.08, py + cap * 0.9)], fill=foam)
+            c.d.line([px - period * 0.4, py + h * 0.75, px - period * 0.15, py + h * 0.45], fill=foam + (150,),
+                     width=lw)
+            if t > 0.4 and rng.random() < 0.6:  # spray
+                for _ in range(3):
+                    r = k * rng.uniform(0.05, 0.11)
+                    sx, sy = px + rng.uniform(-0.25, 0.2) * period, py - rng.uniform(0.05, 0.5) * h
+                    c.d.ellipse([sx - r, sy - r, sx + r, sy + r], fill=foam + (200,))
+
+
 def _rock(c: _Ctx, x: float, y: float, s: float, color: Color) -> None:
     c.d.chord([x - s, y - s * 0.9, x + s, y + s * 0.9], 180, 360, fill=color)
     c.d.chord([x - s * 0.7, y - s * 0.75, x + s * 0.3, y + s * 0.3], 180, 360, fill=mix(color, (255, 255, 255), 0.12))
@@ -519,6 +568,8 @@ def _set_snow(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
 
 
 def _sea_colors(c: _Ctx) -> tuple[Color, Color]:
+    if _stormy(c):  # a grey-green, heaving sea
+        return c.lit((110, 140, 150), 0.4), c.lit((46, 92, 110))
     return c.lit((120, 190, 220), 0.4), c.lit((40, 110, 170))
 
 
@@ -530,7 +581,10 @@ def _set_sea(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
         x = c.W * rng.uniform(0.1, 0.9)
         r = c.u * 0.08
         c.d.chord([x - r, hy - r * 0.3, x + r, hy + r * 0.3], 180, 360, fill=c.lit((120, 160, 110), 0.6))
-    _waves(c, hy + c.H * 0.01, c.H, c.lit((220, 240, 250), 0.2), int(14 * c.H / c.u), alpha=150)
+    if _stormy(c):
+        _rough_waves(c, hy + c.H * 0.01, c.H, near, int(9 * c.H / c.u))
+    else:
+        _waves(c, hy + c.H * 0.01, c.H, c.lit((220, 240, 250), 0.2), int(14 * c.H / c.u), alpha=150)
     return {"water_y": hy + (gy - hy) * 0.35, "front": "sea"}
 
 
@@ -539,9 +593,14 @@ def _set_beach(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     far, near = _sea_colors(c)
     shore = hy + (gy - hy) * 0.42
     c.img.paste(gradient(c.W, int(c.H - hy) + 1, [(0, far), (shore - hy, near)]), (0, int(hy)))
-    _waves(c, hy + c.H * 0.01, shore, c.lit((220, 240, 250), 0.2), int(6 * c.H / c.u), alpha=140)
+    if _stormy(c):
+        _rough_waves(c, hy + c.H * 0.01, shore, near, int(6 * c.H / c.u), scale=0.8)
+    else:
+        _waves(c, hy + c.H * 0.01, shore, c.lit((220, 240, 250), 0.2), int(6 * c.H / c.u), alpha=140)
     sand = c.lit((236, 212, 160))
-    _wave_band(c, shore + c.H * 0.01, c.H * 0.008, c.lit((250, 250, 245), 0.1), rng.uniform(0, 6), c.W / 5)
+    surf = c.H * (0.022 if _stormy(c) else 0.008)
+    _wave_band(c, shore + c.H * 0.01, surf, _foam(c) if _stormy(c) else c.lit((250, 250, 245), 0.1),
+               rng.uniform(0, 6), c.W / 5)
     _wave_band(c, shore + c.H * 0.025, c.H * 0.01, sand, rng.uniform(0, 6), c.W / 4)
     c.img.paste(gradient(c.W, int(c.H - shore - c.H * 0.05), [(0, sand), (c.H, c.lit((226, 196, 140)))]),
                 (0, int(shore + c.H * 0.05)))
@@ -604,7 +663,10 @@ def _set_lake(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     shore = hy + (gy - hy) * 0.62
     c.img.paste(gradient(c.W, int(shore - hy) + 2, [(0, c.lit((150, 200, 220), 0.3)),
                                                     (shore - hy, c.lit((60, 130, 170)))]), (0, int(hy)))
-    _waves(c, hy + c.H * 0.01, shore - c.H * 0.02, c.lit((230, 244, 250), 0.1), 6, alpha=120)
+    if _stormy(c):
+        _rough_waves(c, hy + c.H * 0.01, shore - c.H * 0.01, c.lit((60, 110, 130)), 5, scale=0.55)
+    else:
+        _waves(c, hy + c.H * 0.01, shore - c.H * 0.02, c.lit((230, 244, 250), 0.1), 6, alpha=120)
     _wave_band(c, shore, c.H * 0.01, c.lit((104, 166, 74)), rng.uniform(0, 6), c.W / 3)
     c.img.paste(gradient(c.W, int(c.H - shore - c.H * 0.01), [(0, c.lit((104, 166, 74))), (c.H, c.lit((86, 146, 60)))]),
                 (0, int(shore + c.H * 0.012)))
@@ -778,6 +840,8 @@ def _set_sky(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     col = base[c.pal.time_of_day]
     if c.pal.weather == "rain":
         col = mix(col, (160, 166, 180), 0.4)
+    elif c.pal.weather == "storm":
+        col = mix(col, (104, 110, 126), 0.6)
     k = c.u * 0.09
     shade = mul(col, 0.88)
     for layer, (dy, cc) in enumerate(((-0.2, shade), (0.0, col))):
@@ -879,6 +943,8 @@ def _set_cave(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
 
 _INDOOR_LIGHT = {"dawn": (0.97, 0.92, 0.88), "day": (1.0, 1.0, 1.0), "dusk": (0.9, 0.8, 0.7),
                  "night": (0.74, 0.6, 0.46)}
+_MOON_LIGHT = {"dawn": (0.96, 0.94, 0.93), "day": (1.0, 1.0, 1.0), "dusk": (0.9, 0.87, 0.88),
+               "night": (0.66, 0.7, 0.8)}
 
 
 def _window(c: _Ctx, x0: float, y0: float, x1: float, y1: float, frame: Color, arch: bool = False) -> tuple:
@@ -1134,12 +1200,998 @@ def _set_castle_hall(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     return {"weather_box": box, "floor_y": floor_y}
 
 
+# ---------------------------------------------------------------- more places: helpers
+
+
+def _far_x(c: _Ctx, avoid: tuple, cands: tuple) -> float:
+    """The candidate x fraction furthest from where the characters stand (ties broken by the scene's rng)."""
+    order = list(cands)
+    c.rng.shuffle(order)
+    return max(order, key=lambda f: min((abs(f - a) for a in avoid), default=1.0))
+
+
+def _lw(c: _Ctx, k: float = 0.004) -> int:
+    """A line width of k * the picture's short side, at least one pixel."""
+    return max(1, int(c.u * k))
+
+
+def _beam(c: _Ctx, x: float, y: float, direction: int, length: float, spread: float) -> None:
+    """A lighthouse's light beam: nested translucent wedges from the lamp."""
+    for i, alpha in enumerate((16, 20, 30)):
+        k = 1.0 - i * 0.3
+        c.d.polygon([(x, y - spread * 0.05), (x + direction * length, y - spread * k),
+                     (x + direction * length, y + spread * k * 0.6), (x, y + spread * 0.05)],
+                    fill=(255, 240, 180, alpha))
+
+
+def _lighthouse(c: _Ctx, x: float, base: float, height: float) -> tuple[float, float]:
+    """A red-and-white banded tower standing at (x, base); returns the lamp's centre."""
+    g = height
+    bw, tw = g * 0.2, g * 0.14
+    red, white = c.lit((204, 48, 44), 0.1), c.lit((246, 244, 238), 0.1)
+    bands = 6
+    for i in range(bands):
+        t0, t1 = i / bands, (i + 1) / bands
+        y0, y1 = base - g * t0, base - g * t1
+        w0, w1 = bw + (tw - bw) * t0, bw + (tw - bw) * t1
+        c.d.polygon([(x - w0 / 2, y0), (x - w1 / 2, y1), (x + w1 / 2, y1), (x + w0 / 2, y0)],
+                    fill=white if i % 2 == 0 else red)
+    c.d.polygon([(x + bw * 0.16, base), (x + tw * 0.16, base - g), (x + tw / 2, base - g), (x + bw / 2, base)],
+                fill=(0, 0, 0, 40))  # the shaded side
+    dark = c.lit((60, 56, 60), 0.1)
+    dw = bw * 0.28
+    c.d.rounded_rectangle([x - dw / 2, base - bw * 0.55, x + dw / 2, base], radius=dw * 0.45, fill=dark)
+    lamp_on = c.dark or _stormy(c)
+    for t in (0.42, 0.7):
+        wy = base - g * t
+        ww = tw * 0.14
+        c.d.rounded_rectangle([x - ww, wy - ww * 1.6, x + ww, wy + ww * 1.6], radius=ww * 0.8,
+                              fill=(255, 214, 120) if c.night else dark)
+    top = base - g
+    rail = c.lit((48, 48, 54), 0.1)
+    c.d.rectangle([x - tw * 0.8, top - g * 0.018, x + tw * 0.8, top + g * 0.012], fill=rail)  # gallery
+    c.d.rectangle([x - tw * 0.72, top - g * 0.075, x + tw * 0.72, top - g * 0.066], fill=rail)
+    for k in range(-3, 4):
+        px = x + k * tw * 0.22
+        c.d.line([px, top - g * 0.075, px, top - g * 0.018], fill=rail, width=max(1, int(g * 0.006)))
+    lx, ly = x, top - g * 0.085
+    glass = (255, 234, 150) if lamp_on else c.lit((200, 224, 234), 0.1)
+    c.d.rectangle([x - tw * 0.36, top - g * 0.14, x + tw * 0.36, top - g * 0.02], fill=rail)
+    c.d.rectangle([x - tw * 0.3, top - g * 0.132, x + tw * 0.3, top - g * 0.03], fill=glass)
+    for k in (-0.1, 0.1):
+        c.d.line([x + k * tw, top - g * 0.132, x + k * tw, top - g * 0.03], fill=rail, width=max(1, int(g * 0.008)))
+    roof = c.lit((170, 40, 40), 0.1)
+    c.d.chord([x - tw * 0.46, top - g * 0.22, x + tw * 0.46, top - g * 0.07], 180, 360, fill=roof)
+    c.d.ellipse([x - tw * 0.07, top - g * 0.25, x + tw * 0.07, top - g * 0.21], fill=rail)
+    if lamp_on:
+        _glow(c, lx, ly, tw * 0.45, (255, 232, 160), rings=6, alpha=22)
+    return lx, ly
+
+
+def _set_lighthouse(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    storm = _stormy(c)
+    far, near = _sea_colors(c)
+    shore = hy + (gy - hy) * 0.45
+    c.img.paste(gradient(c.W, int(shore - hy) + c.ss * 4, [(0, far), (shore - hy, near)]), (0, int(hy)))
+    if storm:
+        _rough_waves(c, hy + c.H * 0.006, shore, near, int(6 * c.H / u), scale=0.75)
+    else:
+        _waves(c, hy + c.H * 0.01, shore, c.lit((220, 240, 250), 0.2), int(7 * c.H / u), alpha=150)
+    # a rocky headland at one side with the lighthouse on it
+    fx = _far_x(c, avoid, (0.13, 0.87, 0.17, 0.83))
+    left = fx < 0.5
+    tx = fx * c.W
+    top = hy - c.H * 0.03
+    reach = u * 0.36
+
+    def X(dx: float) -> float:  # measured from the tower, towards the middle of the picture
+        return tx + (dx if left else -dx)
+
+    edge = -c.W * 0.02 if left else c.W * 1.02
+    rock = c.lit((118, 108, 102), 0.25)
+    pts = [(edge, hy + c.H * 0.03), (edge, top + c.H * 0.01), (X(-u * 0.08), top), (X(u * 0.09), top + c.H * 0.003),
+           (X(u * 0.17), top + c.H * 0.025), (X(u * 0.26), hy - c.H * 0.005), (X(reach), hy + c.H * 0.03)]
+    c.d.polygon(pts, fill=rock)
+    for _ in range(7):  # facets
+        a = rng.uniform(-0.1, 0.3) * u
+        y = rng.uniform(top + c.H * 0.01, hy + c.H * 0.02)
+        s = u * rng.uniform(0.02, 0.05)
+        c.d.polygon([(X(a), y), (X(a + s), y - s * 0.5), (X(a + s * 1.8), y + s * 0.1)], fill=mul(rock, 0.82))
+    c.d.polygon([(edge, top + c.H * 0.006), (X(-u * 0.08), top - c.H * 0.004), (X(u * 0.09), top),
+                 (X(u * 0.15), top + c.H * 0.018), (X(u * 0.1), top + c.H * 0.012), (edge, top + c.H * 0.016)],
+                fill=c.lit((110, 150, 90), 0.25))  # grass on top
+    foam = _foam(c)
+    for _ in range(5):  # surf where the rocks meet the sea
+        a = rng.uniform(0.0, 1.0) * reach
+        y = hy + c.H * rng.uniform(0.01, 0.03)
+        r = u * rng.uniform(0.012, 0.025)
+        c.d.ellipse([X(a) - r, y - r * 0.4, X(a) + r, y + r * 0.3], fill=foam + (200,))
+    if storm:  # waves bursting against the rocks
+        for _ in range(3):
+            a = rng.uniform(0.1, 0.9) * reach
+            y = hy + c.H * rng.uniform(0.015, 0.03)
+            k = u * rng.uniform(0.05, 0.09)
+            for j in range(14):
+                ang = math.radians(rng.uniform(-160, -20))
+                dist = k * rng.uniform(0.2, 1.0)
+                r = u * rng.uniform(0.003, 0.008) * (1.4 - dist / k)
+                sx, sy = X(a) + math.cos(ang) * dist * 0.7, y + math.sin(ang) * dist
+                c.d.ellipse([sx - r, sy - r, sx + r, sy + r], fill=foam + (rng.randint(150, 230),))
+            c.d.chord([X(a) - k * 0.35, y - k * 0.25, X(a) + k * 0.35, y + k * 0.1], 180, 360, fill=foam + (170,))
+    height = min(top - c.H * 0.1, u * 0.6)
+    lx, ly = _lighthouse(c, tx, top + c.H * 0.006, height)
+    if c.night or storm:
+        _beam(c, lx, ly, 1 if left else -1, c.W * 1.2, height * 0.3)
+        _beam(c, lx, ly, -1 if left else 1, c.W * 0.22, height * 0.12)
+    # the shore the characters stand on: wet sand, surf, dry sand, rocks and pebbles
+    sand = c.lit((230, 206, 160))
+    wet = c.lit((176, 160, 130))
+    _wave_band(c, shore - c.H * 0.004, c.H * (0.016 if storm else 0.006), foam, rng.uniform(0, 6), c.W / 5)
+    _wave_band(c, shore + c.H * 0.01, c.H * 0.008, wet, rng.uniform(0, 6), c.W / 4)
+    c.img.paste(gradient(c.W, int(c.H - shore) + 1, [(0, wet), (c.H * 0.04, sand), (c.H, c.lit((216, 190, 140)))]),
+                (0, int(shore + c.H * 0.022)))
+    stone = c.lit((128, 120, 116))
+    for _ in range(int(5 * c.W / u)):  # pebbles and shells
+        x, y = rng.uniform(0, c.W), rng.uniform(shore + c.H * 0.04, c.H)
+        k = u * rng.uniform(0.006, 0.012)
+        c.d.ellipse([x - k, y - k * 0.6, x + k, y + k * 0.6], fill=mix(stone, sand, rng.uniform(0.0, 0.4)))
+    for _ in range(int(3 * c.W / u)):
+        x, y = rng.uniform(0, c.W), rng.uniform(gy, c.H)
+        k = u * 0.009
+        c.d.chord([x - k, y - k, x + k, y + k], 180, 360, fill=c.lit((250, 210, 196)))
+    for side_x in (X(-u * 0.02), X(u * 0.12)):  # big shore rocks below the headland
+        if any(abs(side_x / c.W - a) < 0.1 for a in avoid):
+            continue
+        _rock(c, side_x, c.H * 0.995, u * rng.uniform(0.08, 0.12), c.lit((120, 112, 108)))
+    weed = c.lit((70, 100, 60))
+    for _ in range(int(4 * c.W / u)):
+        x, y = rng.uniform(0, c.W), rng.uniform(shore + c.H * 0.05, c.H)
+        k = u * 0.02
+        for dx in (-0.5, 0.0, 0.5):
+            c.d.line([x, y, x + dx * k, y - k], fill=weed, width=_lw(c, 0.003))
+    return {"water_y": hy + (shore - hy) * 0.55}
+
+
+def _earth(c: _Ctx, x: float, y: float, r: float) -> None:
+    """The Earth seen from the moon: blue oceans, green and tan land, white clouds, a night side."""
+    from PIL import Image, ImageDraw
+
+    rng = c.rng
+    size = max(4, int(2 * r))
+    _glow(c, x, y, r, (120, 170, 255), rings=3, alpha=16)
+    disc = Image.new("RGB", (size, size), (36, 104, 206))
+    dd = ImageDraw.Draw(disc, "RGBA")
+    for _ in range(5):  # land
+        cx, cy, k = rng.uniform(0.1, 0.9) * size, rng.uniform(0.1, 0.9) * size, rng.uniform(0.12, 0.26) * size
+        col = rng.choice(((84, 160, 80), (110, 170, 90), (190, 170, 110)))
+        for _ in range(3):
+            ox, oy = rng.uniform(-0.6, 0.6) * k, rng.uniform(-0.6, 0.6) * k
+            dd.ellipse([cx + ox - k, cy + oy - k * 0.7, cx + ox + k, cy + oy + k * 0.7], fill=col)
+    for _ in range(6):  # clouds
+        cx, cy, k = rng.uniform(0, 1) * size, rng.uniform(0, 1) * size, rng.uniform(0.08, 0.2) * size
+        dd.ellipse([cx - k, cy - k * 0.3, cx + k, cy + k * 0.3], fill=(255, 255, 255, 190))
+    dd.ellipse([size * 0.38, -size * 0.15, size * 1.5, size * 1.15], fill=(0, 6, 24, 150))  # night side
+    dd.ellipse([size * 0.12, size * 0.1, size * 0.42, size * 0.36], fill=(255, 255, 255, 40))  # shine
+    mask = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(mask).ellipse([0, 0, size - 1, size - 1], fill=255)
+    c.img.paste(disc, (int(x - size / 2), int(y - size / 2)), mask)
+
+
+def _crater(c: _Ctx, x: float, y: float, r: float, ground: Color) -> None:
+    f = 0.34  # flattened by perspective
+    c.d.ellipse([x - r * 1.12, y - r * f * 1.15, x + r * 1.12, y + r * f * 1.25], fill=mix(ground, (255, 255, 255), 0.12))
+    bowl = [x - r * 0.9, y - r * f * 0.85, x + r * 0.9, y + r * f * 0.9]
+    c.d.ellipse(bowl, fill=mul(ground, 0.8))
+    c.d.chord(bowl, 150, 330, fill=mul(ground, 0.64))  # the shadowed inner wall
+
+
+def _set_moon(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    c.img.paste(gradient(c.W, c.H, [(0, (2, 2, 8)), (hy, (10, 10, 20)), (c.H, (10, 10, 20))]))
+    _stars(c, hy, int(170 * c.W * c.H / (u * u)))
+    ex = c.W * rng.choice((0.2, 0.28, 0.72, 0.8))
+    _earth(c, ex, min(hy * 0.32, c.H * 0.2), u * 0.085)
+    # jagged far ridges, rolling near ground
+    far = c.lit((118, 118, 124))
+    pts = []
+    x, n = 0.0, 0
+    while x < c.W + u * 0.1:
+        pts.append((x, hy - c.H * rng.uniform(0.0, 0.06) * (1 if n % 2 else 0.3)))
+        x += u * rng.uniform(0.05, 0.14)
+        n += 1
+    c.d.polygon(pts + [(c.W, hy + c.H * 0.1), (0, hy + c.H * 0.1)], fill=far)
+    _hills(c, hy + c.H * 0.03, c.H * 0.035, c.lit((146, 146, 150)), rng.uniform(0, 6), freq=0.8)
+    ground = c.lit((172, 172, 176))
+    top = hy + c.H * 0.07
+    c.img.paste(gradient(c.W, int(c.H - top) + 1, [(0, c.lit((154, 154, 158))), (c.H - top, ground)]), (0, int(top)))
+    for _ in range(int(7 * c.W / u)):  # far craters on the ridge
+        x, y = rng.uniform(0, c.W), rng.uniform(hy + c.H * 0.035, top)
+        _crater(c, x, y, u * rng.uniform(0.015, 0.03), c.lit((146, 146, 150)))
+    for _ in range(int(16 * c.W / u)):
+        y = rng.uniform(top, c.H * 1.02)
+        t = (y - top) / max(1.0, c.H - top)
+        r = u * rng.uniform(0.02, 0.06) * (0.5 + 1.2 * t)
+        _crater(c, rng.uniform(0, c.W), y, r, mix(c.lit((154, 154, 158)), ground, t))
+    for _ in range(int(8 * c.W / u)):
+        x, y = rng.uniform(0, c.W), rng.uniform(top, c.H)
+        _rock(c, x, y, u * rng.uniform(0.008, 0.02) * (0.6 + (y - top) / max(1.0, c.H - top)), c.lit((130, 130, 134)))
+    return {"ground_color": (172, 172, 176)}
+
+
+def _barn(c: _Ctx, x: float, base: float, s: float) -> None:
+    """A red gambrel-roofed barn of width s, centred on x, standing on base."""
+    red, trim = c.lit((180, 52, 42), 0.15), c.lit((244, 238, 226), 0.15)
+    roof = c.lit((90, 80, 84), 0.15)
+    wall_h = s * 0.46
+    c.d.rectangle([x - s / 2, base - wall_h, x + s / 2, base], fill=red)
+    c.d.polygon([(x - s * 0.56, base - wall_h), (x - s * 0.42, base - wall_h - s * 0.24), (x, base - wall_h - s * 0.4),
+                 (x + s * 0.42, base - wall_h - s * 0.24), (x + s * 0.56, base - wall_h)], fill=roof)
+    c.d.polygon([(x - s * 0.48, base - wall_h), (x - s * 0.37, base - wall_h - s * 0.2), (x, base - wall_h - s * 0.33),
+                 (x + s * 0.37, base - wall_h - s * 0.2), (x + s * 0.48, base - wall_h)], fill=red)
+    lw = max(1, int(s * 0.018))
+    for k in range(1, 9):  # boards
+        bx = x - s / 2 + s * k / 9
+        c.d.line([bx, base - wall_h, bx, base], fill=mul(red, 0.88), width=max(1, lw // 2))
+    dw, dh = s * 0.34, wall_h * 0.78
+    c.d.rectangle([x - dw / 2, base - dh, x + dw / 2, base], fill=mul(red, 0.82), outline=trim, width=lw)
+    c.d.line([x - dw / 2, base - dh, x + dw / 2, base], fill=trim, width=lw)
+    c.d.line([x - dw / 2, base, x + dw / 2, base - dh], fill=trim, width=lw)
+    c.d.line([x, base - dh, x, base], fill=trim, width=lw)
+    lh = s * 0.14  # hay loft door
+    ly = base - wall_h - s * 0.08
+    c.d.rectangle([x - lh / 2, ly - lh, x + lh / 2, ly], fill=c.lit((236, 196, 100), 0.15), outline=trim, width=lw)
+    c.d.rectangle([x - s / 2, base - wall_h, x + s / 2, base], outline=trim, width=lw)
+
+
+def _silo(c: _Ctx, x: float, base: float, w: float, h: float) -> None:
+    body = c.lit((176, 184, 192), 0.15)
+    c.d.rectangle([x - w / 2, base - h, x + w / 2, base], fill=body)
+    c.d.rectangle([x + w * 0.12, base - h, x + w / 2, base], fill=mul(body, 0.86))
+    c.d.chord([x - w / 2, base - h - w * 0.5, x + w / 2, base - h + w * 0.5], 180, 360, fill=c.lit((150, 150, 160), 0.15))
+    for k in range(1, 6):
+        c.d.line([x - w / 2, base - h * k / 6, x + w / 2, base - h * k / 6], fill=mul(body, 0.78),
+                 width=max(1, int(w * 0.03)))
+
+
+def _hay_bale(c: _Ctx, x: float, y: float, r: float) -> None:
+    """A round hay bale seen from an angle: a rolled body and a spiral face."""
+    hay = c.lit((226, 188, 96))
+    c.d.rounded_rectangle([x - r * 1.6, y - r * 2, x + r * 0.2, y], radius=r * 0.5, fill=mul(hay, 0.86))
+    c.d.ellipse([x - r * 0.75, y - r * 2, x + r * 0.75, y], fill=hay)
+    for k in (0.25, 0.5, 0.75):
+        c.d.arc([x - r * 0.75 * k, y - r - r * k, x + r * 0.75 * k, y - r + r * k], 30, 320, fill=mul(hay, 0.76),
+                width=max(1, int(r * 0.07)))
+
+
+def _set_farm(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    _hills(c, hy - c.H * 0.03, c.H * 0.08, c.lit((150, 186, 130), 0.6), rng.uniform(0, 6))
+    _tree_row(c, hy - c.H * 0.005, u * 0.07, 0.5, int(4 * c.W / u), kinds="round", jitter=0.45)
+    _hills(c, hy + c.H * 0.015, c.H * 0.035, c.lit((196, 200, 110), 0.4), rng.uniform(0, 6), bumps=(0.6, 0.2, 0.05))
+    # a ploughed field: furrows running towards the hills
+    f0, f1 = hy + c.H * 0.045, hy + (gy - hy) * 0.5
+    soil = c.lit((150, 104, 70), 0.2)
+    c.d.rectangle([0, f0, c.W, f1], fill=soil)
+    vx = c.W * rng.uniform(0.3, 0.7)
+    step_b = u * 0.07
+    n = int(c.W / step_b) + 8
+    for i in range(-n, n):
+        xb = vx + i * step_b
+        xt = vx + i * step_b * 0.3
+        c.d.polygon([(xt, f0), (xt + step_b * 0.3 * 0.45, f0), (xb + step_b * 0.45, f1), (xb, f1)], fill=mul(soil, 0.8))
+    grass_near, grass_far = (104, 168, 74), (124, 180, 88)
+    hedge = c.lit((96, 146, 74), 0.3)
+    c.d.rectangle([0, f0 - c.H * 0.004, c.W, f0 + c.H * 0.006], fill=hedge)
+    for i in range(int(c.W / (u * 0.03)) + 1):
+        c.d.ellipse([i * u * 0.03 - u * 0.012, f0 - c.H * 0.012, i * u * 0.03 + u * 0.02, f0 + c.H * 0.004], fill=hedge)
+    _ground(c, f1, grass_near, grass_far)
+    # barn and silo on the side away from the characters
+    bf = _far_x(c, avoid, (0.16, 0.84, 0.2, 0.8))
+    s = min(u * 0.4, c.W * 0.34)
+    base = f1 + c.H * 0.015
+    _barn(c, bf * c.W, base, s)
+    out = -1 if bf < 0.5 else 1  # the silo goes on the outer side if there is room
+    sx = bf * c.W + out * s * 0.72
+    if not (s * 0.1 < sx < c.W - s * 0.1):
+        sx = bf * c.W - out * s * 0.72
+    _silo(c, sx, base, s * 0.26, s * 0.92)
+    x0, x1 = (bf * c.W + s * 0.58, c.W) if bf < 0.5 else (0, bf * c.W - s * 0.58)
+    _fence(c, f1 + c.H * 0.02, u * 0.05, c.lit((176, 136, 96), 0.1), x0, x1)
+    for _ in range(3):  # hay bales on the field and in the grass
+        fx = _far_x(c, avoid + (bf,), tuple(x / 20 for x in range(1, 20)))
+        y = rng.uniform(f0 + (f1 - f0) * 0.5, f1 + c.H * 0.02)
+        _hay_bale(c, fx * c.W, y, u * 0.028 * (0.8 + (y - f0) / max(1.0, f1 - f0) * 0.5))
+        avoid = avoid + (fx,)
+    _grass_tufts(c, f1 + c.H * 0.05, c.H, int(40 * c.W / u), c.lit((90, 150, 62)))
+    _flowers(c, f1 + c.H * 0.06, c.H, int(14 * c.W / u))
+    return {}
+
+
+def _castle_building(c: _Ctx, cx: float, y0: float, k: float) -> None:
+    """A castle of width k on a hilltop: towers with cone roofs and flags, a keep, a wall and a gate."""
+    rng = c.rng
+    stone = c.lit((198, 188, 172), 0.28)
+    shade = mul(stone, 0.84)
+    roof = c.lit(rng.choice(((72, 90, 160), (176, 64, 60), (96, 70, 140))), 0.28)
+    flag_cols = [c.lit(c.pal.accent(i), 0.2) for i in (0, 2, 5)]
+    lit_win = (255, 214, 120)
+    dark_win = c.lit((60, 56, 66), 0.28)
+    win = lit_win if c.dark else dark_win
+
+    def merlons(x0: float, x1: float, y: float, col: Color) -> None:
+        m = k * 0.035
+        x = x0
+        while x < x1 - m * 0.5:
+            c.d.rectangle([x, y - m * 0.9, min(x1, x + m), y], fill=col)
+            x += m * 2
+
+    def tower(x: float, w: float, h: float, col: Color, flag: Color | None) -> None:
+        c.d.rectangle([x - w / 2, y0 - h, x + w / 2, y0], fill=col)
+        c.d.rectangle([x + w * 0.18, y0 - h, x + w / 2, y0], fill=mul(col, 0.88))
+        c.d.rectangle([x - w * 0.6, y0 - h - k * 0.02, x + w * 0.6, y0 - h + k * 0.01], fill=mul(col, 0.92))
+        for t in (0.35, 0.65):
+            c.d.rounded_rectangle([x - w * 0.08, y0 - h * t - w * 0.2, x + w * 0.08, y0 - h * t + w * 0.2],
+                                  radius=w * 0.08, fill=win)
+        rh = w * 1.2
+        apex = (x, y0 - h - k * 0.02 - rh)
+        c.d.polygon([(x - w * 0.62, y0 - h - k * 0.02), apex, (x + w * 0.62, y0 - h - k * 0.02)], fill=roof)
+        c.d.polygon([apex, (x + w * 0.62, y0 - h - k * 0.02), (x + w * 0.15, y0 - h - k * 0.02)], fill=mul(roof, 0.8))
+        if flag:
+            pole = apex[1] - k * 0.09
+            c.d.line([x, apex[1], x, pole], fill=c.lit((70, 60, 50), 0.2), width=max(1, int(k * 0.008)))
+            c.d.polygon([(x, pole), (x + k * 0.08, pole + k * 0.018), (x, pole + k * 0.036)], fill=flag)
+
+    back = mul(stone, 0.9)
+    tower(cx - k * 0.22, k * 0.1, k * 0.4, back, flag_cols[1])  # towers behind the keep
+    tower(cx + k * 0.22, k * 0.1, k * 0.36, back, None)
+    c.d.rectangle([cx - k * 0.15, y0 - k * 0.46, cx + k * 0.15, y0], fill=stone)  # the keep
+    c.d.rectangle([cx + k * 0.06, y0 - k * 0.46, cx + k * 0.15, y0], fill=shade)
+    merlons(cx - k * 0.15, cx + k * 0.15, y0 - k * 0.46, stone)
+    for dx in (-0.08, 0.0, 0.08):
+        c.d.rounded_rectangle([cx + dx * k - k * 0.018, y0 - k * 0.4, cx + dx * k + k * 0.018, y0 - k * 0.33],
+                              radius=k * 0.018, fill=win)
+    fp = y0 - k * 0.46 - k * 0.15
+    c.d.line([cx, y0 - k * 0.5, cx, fp], fill=c.lit((70, 60, 50), 0.2), width=max(1, int(k * 0.008)))
+    c.d.polygon([(cx, fp), (cx + k * 0.11, fp + k * 0.025), (cx, fp + k * 0.05)], fill=flag_cols[0])
+    wall_h = k * 0.2
+    c.d.rectangle([cx - k * 0.42, y0 - wall_h, cx + k * 0.42, y0], fill=stone)  # the curtain wall
+    merlons(cx - k * 0.42, cx + k * 0.42, y0 - wall_h, stone)
+    c.d.line([cx - k * 0.42, y0 - wall_h * 0.55, cx + k * 0.42, y0 - wall_h * 0.55], fill=shade,
+             width=max(1, int(k * 0.004)))
+    for side in (-1, 1):  # corner towers
+        tower(cx + side * k * 0.42, k * 0.14, k * 0.34, stone, flag_cols[2] if side > 0 else flag_cols[1])
+    gw, gh = k * 0.13, k * 0.15  # the gate
+    c.d.rectangle([cx - gw * 0.75, y0 - gh * 1.15, cx + gw * 0.75, y0], fill=shade)
+    c.d.rounded_rectangle([cx - gw / 2, y0 - gh, cx + gw / 2, y0 + 2], radius=gw / 2, fill=c.lit((50, 40, 40), 0.28))
+    for i in range(1, 4):
+        gx = cx - gw / 2 + gw * i / 4
+        c.d.line([gx, y0 - gh * 0.9, gx, y0], fill=c.lit((110, 100, 90), 0.28), width=max(1, int(k * 0.005)))
+    for i in range(1, 4):
+        gy_ = y0 - gh * i / 4
+        c.d.line([cx - gw / 2, gy_, cx + gw / 2, gy_], fill=c.lit((110, 100, 90), 0.28), width=max(1, int(k * 0.005)))
+    if c.night:
+        for x in (cx - k * 0.08, cx, cx + k * 0.08):
+            _glow(c, x, y0 - k * 0.37, k * 0.02, (255, 210, 120), rings=3, alpha=16)
+
+
+def _set_castle(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    _hills(c, hy - c.H * 0.02, c.H * 0.07, c.lit((150, 186, 140), 0.65), rng.uniform(0, 6))
+    cx = c.W * rng.uniform(0.4, 0.6)
+    top = hy - c.H * 0.05
+    hw = min(u * 0.7, c.W * 0.55)  # the castle's hill
+    pts = []
+    for i in range(41):
+        t = i / 40
+        x = cx - hw + 2 * hw * t
+        y = top + (hy + c.H * 0.06 - top) * (1 - math.cos(math.pi * (2 * t - 1) / 2) ** 1.6)
+        pts.append((x, y))
+    c.d.polygon([(cx - hw * 1.5, hy + c.H * 0.08)] + pts + [(cx + hw * 1.5, hy + c.H * 0.08)],
+                fill=c.lit((124, 172, 92), 0.35))
+    k = min(u * 0.62, c.W * 0.8, (top - c.H * 0.06) / 0.72)
+    _castle_building(c, cx, top + c.H * 0.012, k)
+    _tree_row(c, hy + c.H * 0.04, u * 0.07, 0.4, int(3 * c.W / u), kinds="round", jitter=0.45,
+              avoid=((cx / c.W) - hw / c.W * 0.6, cx / c.W, (cx / c.W) + hw / c.W * 0.6))
+    _ground(c, hy + c.H * 0.07, (104, 168, 74), (124, 180, 90))
+    path = c.lit((214, 194, 150), 0.1)  # the road up to the gate
+    pl, pr = [], []
+    for i in range(21):
+        t = i / 20
+        y = top + c.H * 0.012 + (c.H - top) * t
+        x = cx + math.sin(t * 3.2) * u * 0.06 * t + t * t * (c.W * 0.5 - cx)
+        half = k * 0.05 + u * 0.14 * t * t
+        pl.append((x - half, y))
+        pr.append((x + half, y))
+    c.d.polygon(pl + pr[::-1], fill=path)
+    for side in (0, 1):  # trees framing the picture
+        fx = rng.uniform(0.02, 0.08) if side == 0 else rng.uniform(0.92, 0.98)
+        if any(abs(fx - a) < 0.1 for a in avoid):
+            continue
+        _tree_round(c, fx * c.W, gy + c.H * 0.02, u * 0.34, (76, 136, 70), 0.0)
+    _flowers(c, hy + c.H * 0.1, c.H, int(30 * c.W / u))
+    _grass_tufts(c, hy + c.H * 0.1, c.H, int(40 * c.W / u), c.lit((90, 150, 62)))
+    return {}
+
+
+def _awning(c: _Ctx, x0: float, x1: float, y: float, h: float, col: Color) -> None:
+    """A striped shop awning from x0 to x1, hanging from y, h deep, with a scalloped edge."""
+    stripes = max(3, int((x1 - x0) / (c.u * 0.04)))
+    sw = (x1 - x0) / stripes
+    white = c.lit((246, 242, 232), 0.1)
+    for i in range(stripes):
+        sx = x0 + i * sw
+        fill = col if i % 2 == 0 else white
+        c.d.polygon([(sx + sw * 0.15, y), (sx + sw * 1.15, y), (sx + sw, y + h), (sx, y + h)], fill=fill)
+        c.d.chord([sx, y + h - sw * 0.5, sx + sw, y + h + sw * 0.5], 0, 180, fill=fill)
+    c.d.rectangle([x0 + sw * 0.15, y - h * 0.08, x1 + sw * 0.15, y], fill=mul(col, 0.7))
+
+
+def _street_window(c: _Ctx, x: float, y: float, w: float, h: float, wall: Color, shutters: bool) -> None:
+    """A window centred at (x, y): frame, panes, sill; lit at night; optional shutters and flower box."""
+    glass = (255, 214, 120) if c.dark and c.rng.random() < 0.7 else c.lit((150, 190, 220) if not c.dark else (90, 110, 150), 0.1)
+    frame = c.lit((250, 248, 240), 0.1)
+    if shutters:
+        sc = c.lit(c.pal.accent(c.rng.randint(0, 9)), 0.1)
+        c.d.rectangle([x - w * 0.95, y - h / 2, x - w * 0.55, y + h / 2], fill=sc)
+        c.d.rectangle([x + w * 0.55, y - h / 2, x + w * 0.95, y + h / 2], fill=sc)
+    c.d.rectangle([x - w / 2, y - h / 2, x + w / 2, y + h / 2], fill=frame)
+    b = w * 0.09
+    c.d.rectangle([x - w / 2 + b, y - h / 2 + b, x + w / 2 - b, y + h / 2 - b], fill=glass)
+    c.d.line([x, y - h / 2, x, y + h / 2], fill=frame, width=max(1, int(b * 0.8)))
+    c.d.line([x - w / 2, y, x + w / 2, y], fill=frame, width=max(1, int(b * 0.8)))
+    c.d.rectangle([x - w * 0.6, y + h / 2, x + w * 0.6, y + h / 2 + w * 0.08], fill=mul(wall, 0.8))
+    if glass == (255, 214, 120) and c.night:
+        _glow(c, x, y, w * 0.3, (255, 210, 120), rings=3, alpha=14)
+
+
+def _street_front(c: _Ctx, x0: float, x1: float, base: float, storeys: int, shop: bool, avoid_x: bool) -> float:
+    """One house or shop front in a terrace, from x0 to x1 standing on base; returns its top y."""
+    rng, u = c.rng, c.u
+    w = x1 - x0
+    gh, uh = u * 0.44, u * 0.27  # ground floor and upper storey heights; the door is about a person's height
+    wall = c.lit(rng.choice(((240, 222, 190), (232, 200, 180), (214, 226, 210), (236, 214, 206), (246, 236, 214),
+                             (210, 214, 230), (226, 190, 150))), 0.05)
+    roof = c.lit(rng.choice(((150, 80, 66), (110, 100, 116), (96, 90, 100), (170, 100, 70))), 0.05)
+    wall_top = base - gh - uh * storeys
+    gable = rng.random() < 0.5
+    rh = u * (0.12 if gable else 0.07)
+    # chimney, roof, wall
+    chx = x0 + w * rng.uniform(0.2, 0.8)
+    c.d.rectangle([chx - u * 0.02, wall_top - rh - u * 0.06, chx + u * 0.02, wall_top], fill=c.lit((160, 90, 70), 0.05))
+    if gable:
+        c.d.polygon([(x0 - u * 0.015, wall_top), ((x0 + x1) / 2, wall_top - rh - w * 0.18), (x1 + u * 0.015, wall_top)],
+                    fill=roof)
+    else:
+        c.d.polygon([(x0 - u * 0.01, wall_top), (x0 + u * 0.03, wall_top - rh), (x1 - u * 0.03, wall_top - rh),
+                     (x1 + u * 0.01, wall_top)], fill=roof)
+    c.d.rectangle([x0, wall_top, x1, base], fill=wall)
+    c.d.rectangle([x0, wall_top, x1, wall_top + u * 0.014], fill=mul(wall, 0.84))  # cornice
+    c.d.line([x1, wall_top, x1, base], fill=mul(wall, 0.72), width=_lw(c, 0.004))
+    for s in range(storeys):  # upper windows
+        wy = base - gh - uh * (s + 0.5)
+        n = 2 if w > u * 0.3 else 1
+        for i in range(n):
+            _street_window(c, x0 + w * (i + 0.5) / n, wy, u * 0.09, uh * 0.56, wall, shutters=not shop)
+    dw, dh = u * 0.15, u * 0.36
+    door_col = c.lit(c.pal.accent(rng.randint(0, 9)), 0.05)
+    if shop:
+        left_door = rng.random() < 0.5
+        dx = x0 + w * (0.18 if left_door else 0.82)
+        c.d.rectangle([x0 + w * 0.04, base - gh * 0.97, x1 - w * 0.04, base - gh * 0.82], fill=c.lit((50, 70, 60), 0.05))
+        for i in range(int(w / (u * 0.05))):  # the shop's sign: letters as blocks
+            c.d.rectangle([x0 + w * 0.12 + i * u * 0.04, base - gh * 0.93, x0 + w * 0.12 + i * u * 0.04 + u * 0.025,
+                           base - gh * 0.86], fill=c.lit((236, 210, 130), 0.05))
+            if x0 + w * 0.12 + (i + 2) * u * 0.04 > x1 - w * 0.12:
+                break
+        wx0, wx1 = (dx + dw * 0.7, x1 - w * 0.06) if left_door else (x0 + w * 0.06, dx - dw * 0.7)
+        wy0, wy1 = base - gh * 0.72, base - u * 0.07
+        c.d.rectangle([wx0, wy0, wx1, wy1], fill=c.lit((250, 248, 240), 0.05))
+        glass = (255, 222, 150) if c.dark else c.lit((170, 204, 226), 0.05)
+        c.d.rectangle([wx0 + u * 0.01, wy0 + u * 0.01, wx1 - u * 0.01, wy1 - u * 0.01], fill=glass)
+        gx = wx0 + u * 0.025
+        while gx < wx1 - u * 0.05:  # goods on display
+            gw_ = u * rng.uniform(0.025, 0.045)
+            c.d.rounded_rectangle([gx, wy1 - u * 0.01 - gw_ * rng.uniform(0.8, 1.6), gx + gw_, wy1 - u * 0.01],
+                                  radius=gw_ * 0.2, fill=c.lit(c.pal.accent(rng.randint(0, 9)), 0.05))
+            gx += gw_ + u * 0.012
+        if c.dark:
+            _glow(c, (wx0 + wx1) / 2, (wy0 + wy1) / 2, (wx1 - wx0) * 0.25, (255, 214, 140), rings=4, alpha=14)
+        _awning(c, x0 + w * 0.02, x1 - w * 0.06, base - gh * 0.8, u * 0.07, c.lit(c.pal.accent(rng.randint(0, 9)), 0.05))
+    else:
+        dx = x0 + w * rng.choice((0.28, 0.72))
+        _street_window(c, x0 + w * (0.74 if dx < x0 + w / 2 else 0.26), base - gh * 0.5, u * 0.1, u * 0.14, wall,
+                       shutters=True)
+        c.d.rectangle([dx - dw * 0.8, base - dh - u * 0.04, dx + dw * 0.8, base - dh - u * 0.02], fill=mul(wall, 0.8))
+    c.d.rounded_rectangle([dx - dw / 2 - u * 0.01, base - dh - u * 0.01, dx + dw / 2 + u * 0.01, base],
+                          radius=dw * 0.3, fill=c.lit((250, 248, 240), 0.05))
+    c.d.rounded_rectangle([dx - dw / 2, base - dh, dx + dw / 2, base], radius=dw * 0.28, fill=door_col)
+    c.d.rectangle([dx - dw * 0.3, base - dh * 0.8, dx + dw * 0.3, base - dh * 0.55],
+                  fill=(255, 220, 140) if c.night else mul(door_col, 0.8))
+    c.d.rectangle([dx - dw * 0.3, base - dh * 0.45, dx + dw * 0.3, base - dh * 0.1], fill=mul(door_col, 0.85))
+    c.d.ellipse([dx + dw * 0.28, base - dh * 0.5, dx + dw * 0.4, base - dh * 0.44], fill=c.lit((230, 190, 80)))
+    c.d.rectangle([dx - dw * 0.7, base - u * 0.004, dx + dw * 0.7, base + u * 0.018], fill=c.lit((170, 166, 160)))
+    return wall_top - rh
+
+
+def _street_lamp(c: _Ctx, x: float, base: float, h: float) -> None:
+    iron = c.lit((44, 46, 54))
+    u = c.u
+    c.d.polygon([(x - u * 0.022, base), (x - u * 0.01, base - u * 0.06), (x + u * 0.01, base - u * 0.06),
+                 (x + u * 0.022, base)], fill=iron)
+    c.d.rectangle([x - u * 0.007, base - h, x + u * 0.007, base - u * 0.05], fill=iron)
+    c.d.rectangle([x - u * 0.016, base - h * 0.72, x + u * 0.016, base - h * 0.7], fill=iron)
+    top = base - h
+    on = c.dark or _stormy(c)
+    glass = (255, 226, 140) if on else c.lit((236, 240, 230))
+    c.d.polygon([(x - u * 0.022, top - u * 0.075), (x + u * 0.022, top - u * 0.075), (x + u * 0.014, top),
+                 (x - u * 0.014, top)], fill=glass)
+    c.d.polygon([(x - u * 0.034, top - u * 0.075), (x, top - u * 0.105), (x + u * 0.034, top - u * 0.075)], fill=iron)
+    c.d.rectangle([x - u * 0.018, top - u * 0.004, x + u * 0.018, top + u * 0.004], fill=iron)
+    if on:
+        _glow(c, x, top - u * 0.04, u * 0.04, (255, 220, 140), rings=6, alpha=20)
+
+
+def _set_street(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    base = gy - (c.H - gy) * 0.5  # the foot of the house fronts
+    curb = gy + (c.H - gy) * 0.32
+    gh, uh = u * 0.44, u * 0.27
+    # a terrace of houses and shops along the pavement
+    x = -rng.uniform(0.05, 0.2) * u
+    fronts = []
+    while x < c.W:
+        w = u * rng.uniform(0.32, 0.46)
+        fronts.append((x, x + w))
+        x += w
+    shops = set(rng.sample(range(len(fronts)), max(1, len(fronts) // 2)))
+    sky_room = base - c.H * 0.04 - gh - u * 0.12
+    for i, (x0, x1) in enumerate(fronts):
+        most = max(0, int(sky_room / uh))
+        storeys = min(most, rng.choice((0, 1, 1, 2)))
+        _street_front(c, x0, x1, base, storeys, i in shops, False)
+    # pavement, kerb and a cobbled road
+    pave = c.lit((186, 180, 170))
+    c.d.rectangle([0, base, c.W, curb], fill=pave)
+    step = u * 0.1
+    for i in range(int(c.W / step) + 1):
+        c.d.line([i * step, base, i * step - u * 0.03, curb], fill=mul(pave, 0.86), width=_lw(c, 0.002))
+    c.d.line([0, (base + curb) / 2, c.W, (base + curb) / 2], fill=mul(pave, 0.86), width=_lw(c, 0.002))
+    c.d.rectangle([0, curb, c.W, curb + u * 0.018], fill=c.lit((210, 206, 198)))
+    road_top = curb + u * 0.018
+    road = c.lit((128, 120, 116))
+    c.d.rectangle([0, road_top, c.W, c.H], fill=road)
+    y, row = road_top + u * 0.004, 0
+    while y < c.H:
+        t = (y - road_top) / max(1.0, c.H - road_top)
+        ch = u * (0.018 + 0.03 * t)
+        cw = ch * 1.5
+        x = -cw * (0.5 if row % 2 else 0.0)
+        while x < c.W:
+            col = mix(road, (186, 176, 168), rng.uniform(0.15, 0.4))
+            c.d.rounded_rectangle([x + cw * 0.06, y, x + cw * 0.94, y + ch * 0.86], radius=ch * 0.35, fill=c.lit(col))
+            x += cw
+        y += ch
+        row += 1
+    lf = _far_x(c, avoid, (0.06, 0.94, 0.5, 0.28, 0.72))
+    _street_lamp(c, lf * c.W, curb - u * 0.01, u * 0.66)
+    return {"ground_color": (186, 180, 170)}
+
+
+def _side_flip(c: _Ctx, avoid: tuple, big_at: tuple = (0.1, 0.9)) -> tuple:
+    """Where the room's big piece of furniture goes (the side away from the characters), and an x mapper
+    that mirrors a layout drawn with that piece on the right."""
+    f = _far_x(c, avoid, big_at)
+    right = f >= 0.5
+
+    def X(frac: float) -> float:
+        return c.W * (frac if right else 1.0 - frac)
+
+    return right, X
+
+
+def _span(a: float, b: float) -> tuple[float, float]:
+    return min(a, b), max(a, b)
+
+
+def _clock(c: _Ctx, x: float, y: float, r: float, case: Color, face: Color = (250, 246, 232)) -> None:
+    """A round wall clock: case, face, hour marks and hands at some time."""
+    c.d.ellipse([x - r, y - r, x + r, y + r], fill=case)
+    c.d.ellipse([x - r * 0.8, y - r * 0.8, x + r * 0.8, y + r * 0.8], fill=c.lit(face))
+    ink = c.lit((40, 36, 34))
+    for i in range(12):
+        a = i * math.pi / 6
+        k0 = 0.62 if i % 3 else 0.52
+        c.d.line([x + math.cos(a) * r * k0, y + math.sin(a) * r * k0, x + math.cos(a) * r * 0.72,
+                  y + math.sin(a) * r * 0.72], fill=ink, width=max(1, int(r * 0.05)))
+    h, m = c.rng.uniform(0, 2 * math.pi), c.rng.uniform(0, 2 * math.pi)
+    c.d.line([x, y, x + math.sin(h) * r * 0.38, y - math.cos(h) * r * 0.38], fill=ink, width=max(1, int(r * 0.1)))
+    c.d.line([x, y, x + math.sin(m) * r * 0.6, y - math.cos(m) * r * 0.6], fill=ink, width=max(1, int(r * 0.06)))
+    c.d.ellipse([x - r * 0.07, y - r * 0.07, x + r * 0.07, y + r * 0.07], fill=ink)
+
+
+def _grandfather_clock(c: _Ctx, x: float, base: float, h: float) -> None:
+    """A tall case clock standing on base: plinth, trunk with a swinging pendulum behind glass, hood and dial."""
+    wood = c.lit((120, 70, 40))
+    dark = mul(wood, 0.75)
+    brass = c.lit((214, 174, 80))
+    w = h * 0.24
+    c.d.rectangle([x - w / 2, base - h * 0.16, x + w / 2, base], fill=wood)  # plinth
+    c.d.rectangle([x - w * 0.56, base - h * 0.03, x + w * 0.56, base], fill=dark)
+    c.d.rectangle([x - w * 0.4, base - h * 0.7, x + w * 0.4, base - h * 0.16], fill=wood)  # trunk
+    c.d.rounded_rectangle([x - w * 0.26, base - h * 0.64, x + w * 0.26, base - h * 0.22], radius=w * 0.1,
+                          fill=mul(wood, 0.55))
+    swing = c.rng.uniform(-0.12, 0.12) * w
+    c.d.line([x, base - h * 0.63, x + swing, base - h * 0.33], fill=brass, width=max(1, int(w * 0.04)))
+    c.d.ellipse([x + swing - w * 0.12, base - h * 0.36, x + swing + w * 0.12, base - h * 0.26], fill=brass)
+    c.d.rectangle([x - w / 2, base - h * 0.94, x + w / 2, base - h * 0.7], fill=wood)  # hood
+    c.d.chord([x - w / 2, base - h * 1.02, x + w / 2, base - h * 0.88], 180, 360, fill=dark)
+    c.d.ellipse([x - w * 0.06, base - h * 1.04, x + w * 0.06, base - h * 1.0], fill=brass)
+    _clock(c, x, base - h * 0.82, w * 0.36, brass)
+    c.d.rectangle([x + w * 0.3, base - h * 0.94, x + w / 2, base], fill=(0, 0, 0, 34))  # shaded side
+
+
+def _shelf_goods(c: _Ctx, x0: float, x1: float, y: float, h: float, kind: str) -> None:
+    """Goods standing on a shelf at y (jars, boxes, bottles, toys; or loaves of bread)."""
+    rng = c.rng
+    x = x0 + c.u * 0.008
+    while x < x1 - c.u * 0.03:
+        if kind == "bread":
+            w = c.u * rng.uniform(0.045, 0.07)
+            crust = c.lit(rng.choice(((196, 130, 66), (176, 108, 54), (214, 160, 90))))
+            style = rng.random()
+            if style < 0.45:  # a round loaf with cuts
+                c.d.chord([x, y - h * 0.55, x + w, y + h * 0.2], 180, 360, fill=crust)
+                for k in (0.35, 0.55, 0.75):
+                    c.d.line([x + w * (k - 0.08), y - h * 0.12, x + w * (k + 0.06), y - h * 0.28],
+                             fill=mix(crust, (250, 230, 190), 0.5), width=max(1, int(w * 0.05)))
+            elif style < 0.75:  # a long loaf
+                c.d.rounded_rectangle([x, y - h * 0.28, x + w * 1.3, y], radius=h * 0.14, fill=crust)
+                for k in (0.3, 0.55, 0.8):
+                    c.d.line([x + w * 1.3 * k - w * 0.05, y - h * 0.05, x + w * 1.3 * k + w * 0.05, y - h * 0.24],
+                             fill=mix(crust, (250, 230, 190), 0.5), width=max(1, int(w * 0.05)))
+                w *= 1.3
+            else:  # a small roll pile
+                r = w * 0.28
+                for dx, dy in ((0.25, 0), (0.75, 0), (0.5, -1.2)):
+                    c.d.ellipse([x + w * dx - r, y - r * 1.6 + dy * r, x + w * dx + r, y + dy * r], fill=crust)
+        else:
+            w = c.u * rng.uniform(0.02, 0.045)
+            col = c.lit(c.pal.accent(rng.randint(0, 9)))
+            style = rng.random()
+            hh = h * rng.uniform(0.45, 0.85)
+            if style < 0.35:  # a jar with a lid
+                c.d.rounded_rectangle([x, y - hh, x + w, y], radius=w * 0.25, fill=mix(col, (255, 255, 255), 0.3))
+                c.d.rectangle([x - w * 0.05, y - hh - w * 0.15, x + w * 1.05, y - hh + w * 0.1], fill=mul(col, 0.7))
+            elif style < 0.65:  # a box
+                c.d.rectangle([x, y - hh * 0.8, x + w * 1.3, y], fill=col)
+                c.d.rectangle([x + w * 0.2, y - hh * 0.55, x + w * 1.1, y - hh * 0.35], fill=mix(col, (255, 255, 255), 0.5))
+                w *= 1.3
+            else:  # a bottle
+                c.d.rounded_rectangle([x, y - hh * 0.75, x + w * 0.8, y], radius=w * 0.2, fill=mul(col, 0.85))
+                c.d.rectangle([x + w * 0.28, y - hh, x + w * 0.52, y - hh * 0.7], fill=mul(col, 0.7))
+                w *= 0.8
+        x += w + c.u * rng.uniform(0.006, 0.016)
+
+
+def _shelves(c: _Ctx, x0: float, x1: float, ys: list, kind: str, wood: Color) -> None:
+    for y in ys:
+        h = c.u * 0.11
+        _shelf_goods(c, x0, x1, y, h, kind)
+        c.d.rectangle([x0 - c.u * 0.01, y, x1 + c.u * 0.01, y + c.u * 0.016], fill=wood)
+        for bx in (x0 + c.u * 0.02, x1 - c.u * 0.03):  # brackets
+            c.d.polygon([(bx, y + c.u * 0.016), (bx + c.u * 0.012, y + c.u * 0.016), (bx + c.u * 0.012, y + c.u * 0.04)],
+                        fill=mul(wood, 0.8))
+
+
+def _counter(c: _Ctx, x0: float, x1: float, top: float, bottom: float, wood: Color) -> None:
+    c.d.rectangle([x0, top, x1, bottom], fill=wood)
+    c.d.rectangle([x0 - c.u * 0.012, top - c.u * 0.022, x1 + c.u * 0.012, top + c.u * 0.004], fill=mix(wood, (255, 240, 220), 0.2))
+    n = max(1, int((x1 - x0) / (c.u * 0.16)))
+    pw = (x1 - x0) / n
+    for i in range(n):
+        c.d.rectangle([x0 + i * pw + c.u * 0.015, top + c.u * 0.025, x0 + (i + 1) * pw - c.u * 0.015,
+                       bottom - c.u * 0.02], outline=mul(wood, 0.78), width=_lw(c, 0.004))
+
+
+def _hanging_lamp(c: _Ctx, x: float, y: float, shade: Color) -> None:
+    c.d.line([x, 0, x, y], fill=c.lit((60, 60, 60)), width=_lw(c, 0.003))
+    c.d.polygon([(x - c.u * 0.05, y + c.u * 0.05), (x - c.u * 0.015, y), (x + c.u * 0.015, y),
+                 (x + c.u * 0.05, y + c.u * 0.05)], fill=shade)
+    c.d.chord([x - c.u * 0.02, y + c.u * 0.035, x + c.u * 0.02, y + c.u * 0.07], 0, 180,
+              fill=(255, 230, 160) if c.dark else c.lit((250, 246, 230)))
+    _lamp_glow(c, x, y + c.u * 0.06)
+
+
+def _set_shop(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    wall = rng.choice(((214, 226, 200), (236, 222, 196), (210, 222, 226)))
+    floor_y = _room(c, gy, wall, (168, 114, 72))
+    wood = c.lit((150, 96, 58))
+    c.d.rectangle([0, floor_y - u * 0.15, c.W, floor_y - u * 0.02], fill=mul(wood, 1.08))  # wainscot
+    c.d.rectangle([0, floor_y - u * 0.155, c.W, floor_y - u * 0.14], fill=mul(wood, 0.8))
+    right, X = _side_flip(c, avoid)
+    # the shop window, with an OPEN sign hanging in it
+    ww = min(u * 0.38, c.W * 0.3)
+    wx = X(0.2)
+    wy0, wy1 = c.H * 0.08, floor_y - u * 0.2
+    box = _window(c, wx - ww / 2, wy0, wx + ww / 2, wy1, c.lit((60, 96, 80)))
+    sy = wy0 + (wy1 - wy0) * 0.22
+    c.d.line([wx - ww * 0.12, wy0, wx - ww * 0.14, sy], fill=c.lit((80, 60, 40)), width=_lw(c, 0.002))
+    c.d.line([wx + ww * 0.12, wy0, wx + ww * 0.14, sy], fill=c.lit((80, 60, 40)), width=_lw(c, 0.002))
+    c.d.rounded_rectangle([wx - ww * 0.2, sy, wx + ww * 0.2, sy + ww * 0.14], radius=ww * 0.02,
+                          fill=c.lit((250, 246, 230)), outline=c.lit((180, 50, 40)), width=_lw(c, 0.004))
+    for i in range(4):
+        lx = wx - ww * 0.14 + i * ww * 0.075
+        c.d.rectangle([lx, sy + ww * 0.04, lx + ww * 0.05, sy + ww * 0.1], fill=c.lit((180, 50, 40)))
+    # shelves of goods behind the counter, clocks above them
+    s0, s1 = _span(X(0.36), X(0.76))
+    _shelves(c, s0, s1, [floor_y - u * 0.27, floor_y - u * 0.41], "goods", wood)
+    cases = [c.lit((120, 70, 40)), c.lit((214, 174, 80)), c.lit((70, 60, 56)), c.lit(c.pal.accent(3)),
+             c.lit((170, 110, 60))]
+    n = max(3, int((s1 - s0) / (u * 0.11)))
+    for i in range(n):
+        x = s0 + (s1 - s0) * (i + 0.5) / n + rng.uniform(-0.01, 0.01) * u
+        y = floor_y - u * rng.uniform(0.52, 0.58)
+        r = u * rng.uniform(0.03, 0.048)
+        if i % 3 == 1:  # a pendulum clock: a box with a face and a swinging bob
+            c.d.rounded_rectangle([x - r * 1.05, y - r * 1.1, x + r * 1.05, y + r * 2.6], radius=r * 0.3, fill=cases[i % 5])
+            c.d.line([x, y, x + r * 0.3, y + r * 2.0], fill=c.lit((214, 174, 80)), width=max(1, int(r * 0.08)))
+            c.d.ellipse([x + r * 0.1, y + r * 1.85, x + r * 0.5, y + r * 2.25], fill=c.lit((214, 174, 80)))
+        _clock(c, x, y, r, cases[i % 5])
+    for i in range(2):  # more clocks high up between the window and the shelves
+        x = X(0.32 + 0.5 * i) + rng.uniform(-0.01, 0.01) * u
+        _clock(c, x, c.H * 0.08 + u * 0.05, u * 0.04, cases[(i + 2) % 5])
+    # the counter, with a till and a bell
+    c0, c1 = _span(X(0.34), X(0.7))
+    top = floor_y - u * 0.15
+    _counter(c, c0, c1, top, floor_y + u * 0.03, wood)
+    brass = c.lit((214, 174, 80))
+    tx = c0 + (c1 - c0) * 0.72
+    c.d.polygon([(tx - u * 0.05, top - u * 0.022), (tx - u * 0.04, top - u * 0.1), (tx + u * 0.04, top - u * 0.1),
+                 (tx + u * 0.05, top - u * 0.022)], fill=brass)
+    c.d.rectangle([tx - u * 0.03, top - u * 0.13, tx + u * 0.03, top - u * 0.1], fill=mul(brass, 0.8))
+    for i in range(3):
+        for j in range(2):
+            kx, ky = tx - u * 0.025 + i * u * 0.025, top - u * 0.08 + j * u * 0.025
+            c.d.ellipse([kx - u * 0.007, ky - u * 0.007, kx + u * 0.007, ky + u * 0.007], fill=c.lit((250, 246, 230)))
+    bx = c0 + (c1 - c0) * 0.25
+    c.d.chord([bx - u * 0.02, top - u * 0.05, bx + u * 0.02, top - u * 0.01], 180, 360, fill=brass)
+    c.d.rectangle([bx - u * 0.026, top - u * 0.03, bx + u * 0.026, top - u * 0.022], fill=mul(brass, 0.8))
+    _grandfather_clock(c, X(0.9), floor_y + u * 0.03, u * 0.52)
+    _hanging_lamp(c, X(0.55), c.H * 0.06, c.lit((60, 96, 80)))
+    return {"weather_box": box, "floor_y": floor_y}
+
+
+def _brick_wall(c: _Ctx, x0: float, y0: float, x1: float, y1: float, brick: Color, k: float) -> None:
+    mortar = mix(brick, (230, 220, 200), 0.45)
+    c.d.rectangle([x0, y0, x1, y1], fill=mortar)
+    j = 0
+    y = y0
+    while y < y1:
+        x = x0 - (k * 0.5 if j % 2 else 0)
+        while x < x1:
+            col = mul(brick, 0.9 + 0.2 * c.rng.random())
+            bx0, by0, bx1, by1 = max(x0, x + k * 0.05), y + k * 0.05, min(x1, x + k * 0.95), min(y1, y + k * 0.45)
+            if bx1 > bx0 and by1 > by0:
+                c.d.rectangle([bx0, by0, bx1, by1], fill=col)
+            x += k
+        y += k * 0.5
+        j += 1
+
+
+def _set_bakery(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    wall = rng.choice(((246, 232, 206), (240, 224, 214), (236, 230, 204)))
+    floor_y = _room(c, gy, wall, (196, 130, 96), stripes=False)
+    k = u * 0.08  # terracotta floor tiles
+    tile_line = mul(c.lit((196, 130, 96)), 0.82)
+    for i in range(int(c.W / k) + 2):
+        c.d.line([i * k - (c.H - floor_y) * 0.3, c.H, i * k, floor_y], fill=tile_line, width=_lw(c, 0.002))
+    right, X = _side_flip(c, avoid, (0.14, 0.86))
+    wood = c.lit((160, 110, 70))
+    # the window and shelves of loaves
+    ww = min(u * 0.3, c.W * 0.26)
+    wx = X(0.16)
+    box = _window(c, wx - ww / 2, c.H * 0.08, wx + ww / 2, floor_y - u * 0.26, c.lit((250, 248, 240)))
+    s0, s1 = _span(X(0.34), X(0.66))
+    _shelves(c, s0, s1, [floor_y - u * 0.28, floor_y - u * 0.43, floor_y - u * 0.58], "bread", wood)
+    # the brick oven with its glowing mouth, and its chimney
+    ox, ow, oh = X(0.86), min(u * 0.46, c.W * 0.3), u * 0.44
+    base = floor_y + u * 0.03
+    brick = c.lit((176, 84, 58))
+    c.d.rectangle([ox - ow * 0.18, 0, ox + ow * 0.18, base - oh], fill=mul(brick, 0.9))
+    _brick_wall(c, ox - ow * 0.18, 0, ox + ow * 0.18, base - oh + ow * 0.1, mul(brick, 0.9), u * 0.05)
+    from PIL import Image, ImageDraw
+
+    body = Image.new("L", (int(ow), int(oh)), 0)
+    bd = ImageDraw.Draw(body)
+    bd.ellipse([0, 0, ow - 1, oh * 0.9], fill=255)
+    bd.rectangle([0, oh * 0.45, ow, oh], fill=255)
+    bricks = Image.new("RGB", (int(ow), int(oh)))
+    _brick_wall(_Ctx(bricks, c.pal, rng, c.ss, "bakery"), 0, 0, ow, oh, brick, u * 0.05)
+    c.img.paste(bricks, (int(ox - ow / 2), int(base - oh)), body)
+    c.d.rectangle([ox - ow * 0.54, base - oh * 0.3, ox + ow * 0.54, base - oh * 0.25], fill=c.lit((150, 140, 130)))
+    mw, mh = ow * 0.5, oh * 0.36
+    mx0, my0 = ox - mw / 2, base - oh * 0.3 - mh
+    c.d.rounded_rectangle([mx0 - u * 0.012, my0 - u * 0.012, mx0 + mw + u * 0.012, my0 + mh + u * 0.002],
+                          radius=mw / 2, fill=c.lit((120, 60, 44)))
+    fire = Image.new("L", (int(mw), int(mh)), 0)
+    ImageDraw.Draw(fire).rounded_rectangle([0, 0, mw - 1, mh * 1.6], radius=mw / 2, fill=255)
+    glow_img = gradient(int(mw), int(mh), [(0, (120, 30, 10)), (mh * 0.5, (240, 120, 30)), (mh, (255, 210, 90))])
+    c.img.paste(glow_img, (int(mx0), int(my0)), fire)
+    for i in range(5):  # flames
+        fx = mx0 + mw * (0.15 + 0.175 * i)
+        fh = mh * rng.uniform(0.35, 0.6)
+        c.d.polygon([(fx - mw * 0.07, my0 + mh), (fx, my0 + mh - fh), (fx + mw * 0.07, my0 + mh)],
+                    fill=(255, 226, 110) if i % 2 else (255, 170, 60))
+    _glow(c, ox, my0 + mh * 0.6, mw * 0.35, (255, 170, 80), rings=6, alpha=14 if not c.dark else 22)
+    for i in range(3):  # logs by the oven
+        lx = ox - ow * 0.4 + i * u * 0.03
+        c.d.ellipse([lx, base - u * 0.02 - (i % 2) * u * 0.02, lx + u * 0.035, base + u * 0.005 - (i % 2) * u * 0.02],
+                    fill=c.lit((130, 84, 50)))
+    # the counter with cakes and bread
+    c0, c1 = _span(X(0.3), X(0.68))
+    top = floor_y - u * 0.16
+    _counter(c, c0, c1, top, floor_y + u * 0.03, c.lit((236, 226, 210)))
+    cx = c0 + (c1 - c0) * 0.3  # a two-tier cake on a stand
+    cake, icing = c.lit((246, 226, 196)), c.lit((246, 170, 190))
+    c.d.rectangle([cx - u * 0.004, top - u * 0.05, cx + u * 0.004, top - u * 0.02], fill=c.lit((220, 220, 226)))
+    c.d.rectangle([cx - u * 0.05, top - u * 0.058, cx + u * 0.05, top - u * 0.05], fill=c.lit((220, 220, 226)))
+    c.d.rectangle([cx - u * 0.03, top - u * 0.022, cx + u * 0.03, top - u * 0.02], fill=c.lit((220, 220, 226)))
+    c.d.rounded_rectangle([cx - u * 0.045, top - u * 0.11, cx + u * 0.045, top - u * 0.058], radius=u * 0.008, fill=cake)
+    c.d.rounded_rectangle([cx - u * 0.03, top - u * 0.15, cx + u * 0.03, top - u * 0.11], radius=u * 0.008, fill=cake)
+    for y0, hw in ((top - u * 0.11, 0.045), (top - u * 0.15, 0.03)):
+        c.d.rounded_rectangle([cx - u * hw, y0, cx + u * hw, y0 + u * 0.014], radius=u * 0.006, fill=icing)
+        for j in range(int(hw * 100 / 1.5)):
+            dx = cx - u * hw + (j + 0.5) * u * 0.015
+            c.d.ellipse([dx - u * 0.005, y0 + u * 0.008, dx + u * 0.005, y0 + u * 0.02], fill=icing)
+    c.d.ellipse([cx - u * 0.009, top - u * 0.168, cx + u * 0.009, top - u * 0.15], fill=c.lit((200, 30, 40)))
+    for j in range(3):  # cupcakes
+        px = c0 + (c1 - c0) * (0.52 + 0.1 * j)
+        c.d.polygon([(px - u * 0.018, top - u * 0.035), (px + u * 0.018, top - u * 0.035), (px + u * 0.013, top - u * 0.004),
+                     (px - u * 0.013, top - u * 0.004)], fill=c.lit(c.pal.accent(j + 4)))
+        c.d.ellipse([px - u * 0.021, top - u * 0.06, px + u * 0.021, top - u * 0.028],
+                    fill=c.lit(((250, 240, 230), (240, 180, 200), (130, 90, 70))[j]))
+    bx = c0 + (c1 - c0) * 0.88  # a basket of long loaves
+    for a in (-0.3, 0.0, 0.3):
+        c.d.line([bx, top - u * 0.03, bx + math.sin(a) * u * 0.08, top - u * 0.03 - math.cos(a) * u * 0.08],
+                 fill=c.lit((200, 140, 70)), width=_lw(c, 0.016))
+    c.d.chord([bx - u * 0.045, top - u * 0.06, bx + u * 0.045, top], 0, 180, fill=c.lit((170, 120, 70)))
+    _hanging_lamp(c, X(0.5), c.H * 0.05, c.lit((200, 110, 70)))
+    return {"weather_box": box, "floor_y": floor_y}
+
+
+def _gear(c: _Ctx, x: float, y: float, r: float, teeth: int, color: Color, phase: float = 0.0) -> None:
+    """A cog wheel: toothed rim, a darker ring, spokes and a hole."""
+    pts = []
+    for i in range(teeth):
+        a = phase + 2 * math.pi * i / teeth
+        da = math.pi / teeth
+        for ang, rr in ((a - da * 0.5, r * 0.82), (a - da * 0.3, r), (a + da * 0.3, r), (a + da * 0.5, r * 0.82)):
+            pts.append((x + math.cos(ang) * rr, y + math.sin(ang) * rr))
+    c.d.polygon(pts, fill=color)
+    c.d.ellipse([x - r * 0.82, y - r * 0.82, x + r * 0.82, y + r * 0.82], fill=color)
+    c.d.ellipse([x - r * 0.62, y - r * 0.62, x + r * 0.62, y + r * 0.62], fill=mul(color, 0.78))
+    for i in range(4):
+        a = phase + i * math.pi / 2
+        c.d.line([x, y, x + math.cos(a) * r * 0.65, y + math.sin(a) * r * 0.65], fill=color, width=max(1, int(r * 0.2)))
+    c.d.ellipse([x - r * 0.24, y - r * 0.24, x + r * 0.24, y + r * 0.24], fill=color)
+    c.d.ellipse([x - r * 0.1, y - r * 0.1, x + r * 0.1, y + r * 0.1], fill=mul(color, 0.45))
+
+
+def _tool(c: _Ctx, kind: str, x: float, y: float, s: float) -> None:
+    """A tool hanging on a pegboard, its top at (x, y), about s long."""
+    steel, handle = c.lit((150, 156, 166)), c.lit(c.pal.accent(c.rng.randint(0, 9)))
+    wood = c.lit((176, 120, 70))
+    peg = c.lit((60, 56, 52))
+    c.d.ellipse([x - s * 0.03, y - s * 0.03, x + s * 0.03, y + s * 0.03], fill=peg)
+    if kind == "hammer":
+        c.d.rectangle([x - s * 0.035, y + s * 0.08, x + s * 0.035, y + s], fill=wood)
+        c.d.polygon([(x - s * 0.22, y + s * 0.02), (x + s * 0.18, y + s * 0.02), (x + s * 0.24, y + s * 0.1),
+                     (x + s * 0.18, y + s * 0.16), (x - s * 0.22, y + s * 0.16)], fill=steel)
+    elif kind == "saw":
+        c.d.polygon([(x - s * 0.1, y + s * 0.22), (x + s * 0.1, y + s * 0.22), (x + s * 0.06, y + s),
+                     (x - s * 0.12, y + s)], fill=steel)
+        for i in range(8):
+            ty = y + s * (0.26 + 0.09 * i)
+            c.d.polygon([(x - s * 0.1 - i * s * 0.002, ty), (x - s * 0.15, ty + s * 0.045),
+                         (x - s * 0.1, ty + s * 0.09)], fill=steel)
+        c.d.rounded_rectangle([x - s * 0.12, y, x + s * 0.12, y + s * 0.24], radius=s * 0.05, fill=handle)
+        c.d.rounded_rectangle([x - s * 0.06, y + s * 0.05, x + s * 0.06, y + s * 0.16], radius=s * 0.03, fill=c.lit((210, 190, 150)))
+    elif kind == "wrench":
+        c.d.rectangle([x - s * 0.04, y + s * 0.12, x + s * 0.04, y + s * 0.9], fill=steel)
+        for yy in (y + s * 0.1, y + s * 0.92):
+            c.d.ellipse([x - s * 0.11, yy - s * 0.1, x + s * 0.11, yy + s * 0.1], fill=steel)
+            c.d.rectangle([x - s * 0.04, yy - s * 0.11 if yy < y + s / 2 else yy, x + s * 0.04,
+                           yy if yy < y + s / 2 else yy + s * 0.11], fill=c.lit((216, 190, 146)))
+    elif kind == "screwdriver":
+        c.d.rounded_rectangle([x - s * 0.06, y + s * 0.04, x + s * 0.06, y + s * 0.42], radius=s * 0.05, fill=handle)
+        c.d.rectangle([x - s * 0.018, y + s * 0.42, x + s * 0.018, y + s * 0.92], fill=steel)
+    else:  # pliers
+        c.d.polygon([(x - s * 0.04, y + s * 0.05), (x + s * 0.04, y + s * 0.05), (x + s * 0.05, y + s * 0.35),
+                     (x - s * 0.05, y + s * 0.35)], fill=steel)
+        c.d.polygon([(x - s * 0.04, y + s * 0.35), (x - s * 0.16, y + s * 0.95), (x - s * 0.08, y + s * 0.95),
+                     (x + s * 0.01, y + s * 0.4)], fill=handle)
+        c.d.polygon([(x + s * 0.04, y + s * 0.35), (x + s * 0.16, y + s * 0.95), (x + s * 0.08, y + s * 0.95),
+                     (x - s * 0.01, y + s * 0.4)], fill=handle)
+        c.d.ellipse([x - s * 0.04, y + s * 0.32, x + s * 0.04, y + s * 0.4], fill=mul(steel, 0.7))
+
+
+def _set_workshop(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
+    rng, u = c.rng, c.u
+    wall = rng.choice(((200, 164, 120), (190, 156, 118), (206, 176, 134)))
+    floor_y = _room(c, gy, wall, (150, 120, 92), stripes=False)
+    k = u * 0.07  # wall planks
+    for i in range(int(c.W / k) + 1):
+        c.d.line([i * k, 0, i * k, floor_y - u * 0.02], fill=mul(c.lit(wall), 0.84), width=_lw(c, 0.003))
+    right, X = _side_flip(c, avoid, (0.14, 0.86))
+    ww = min(u * 0.3, c.W * 0.24)
+    wx = X(0.14)
+    box = _window(c, wx - ww / 2, c.H * 0.08, wx + ww / 2, floor_y - u * 0.3, c.lit((110, 90, 70)))
+    # a pegboard of tools over the workbench
+    p0, p1 = _span(X(0.32), X(0.72))
+    pt, pb = c.H * 0.07, floor_y - u * 0.26
+    board = c.lit((214, 186, 140))
+    c.d.rectangle([p0 - u * 0.01, pt - u * 0.01, p1 + u * 0.01, pb + u * 0.01], fill=c.lit((140, 100, 66)))
+    c.d.rectangle([p0, pt, p1, pb], fill=board)
+    hole = mul(board, 0.7)
+    step = u * 0.03
+    for i in range(int((p1 - p0) / step)):
+        for j in range(int((pb - pt) / step)):
+            hx, hy_ = p0 + (i + 0.5) * step, pt + (j + 0.5) * step
+            c.d.ellipse([hx - u * 0.003, hy_ - u * 0.003, hx + u * 0.003, hy_ + u * 0.003], fill=hole)
+    kinds = ["hammer", "saw", "wrench", "screwdriver", "pliers", "wrench", "screwdriver", "hammer"]
+    n = max(3, min(len(kinds), int((p1 - p0) / (u * 0.08))))
+    s = min((pb - pt) * 0.75, u * 0.2)
+    for i in range(n):
+        _tool(c, kinds[i], p0 + (p1 - p0) * (i + 0.5) / n, pt + (pb - pt) * 0.1, s * (0.8 if kinds[i] == "screwdriver" else 1.0))
+    # cogs on the wall beyond the bench
+    gx, gy_ = X(0.88), c.H * 0.08 + u * 0.12
+    brass, iron = c.lit((206, 164, 76)), c.lit((130, 136, 146))
+    r = u * 0.09
+    _gear(c, gx, gy_, r, 12, brass, rng.uniform(0, 1))
+    _gear(c, gx - (r * 1.0 if right else -r * 1.0), gy_ + r * 1.35, r * 0.62, 8, iron, rng.uniform(0, 1))
+    _gear(c, gx + (r * 0.55 if right else -r * 0.55), gy_ + r * 2.3, r * 0.45, 7, brass, rng.uniform(0, 1))
+    # the workbench: thick top, legs, a shelf, a vice, cogs and a can on top
+    b0, b1 = _span(X(0.26), X(0.78))
+    top = floor_y - u * 0.17
+    bench = c.lit((170, 120, 74))
+    for lx in (b0 + u * 0.02, b1 - u * 0.05):
+        c.d.rectangle([lx, top, lx + u * 0.03, floor_y + u * 0.04], fill=mul(bench, 0.8))
+    c.d.rectangle([b0 + u * 0.02, floor_y - u * 0.04, b1 - u * 0.02, floor_y - u * 0.02], fill=mul(bench, 0.85))
+    bx = b0 + u * 0.07
+    while bx < b1 - u * 0.12:  # boxes on the low shelf
+        bw_ = u * rng.uniform(0.05, 0.09)
+        c.d.rectangle([bx, floor_y - u * 0.04 - u * rng.uniform(0.04, 0.07), bx + bw_, floor_y - u * 0.04],
+                      fill=c.lit(rng.choice(((170, 130, 90), (120, 140, 170), (190, 90, 70)))))
+        bx += bw_ + u * 0.02
+    c.d.rectangle([b0, top - u * 0.03, b1, top], fill=bench)
+    c.d.line([b0, top - u * 0.03, b1, top - u * 0.03], fill=mix(bench, (255, 240, 210), 0.3), width=_lw(c, 0.004))
+    vx = b1 - u * 0.07 if right else b0 + u * 0.03
+    c.d.rectangle([vx, top - u * 0.075, vx + u * 0.045, top - u * 0.03], fill=iron)
+    c.d.rectangle([vx - u * 0.01, top - u * 0.06, vx + u * 0.055, top - u * 0.05], fill=mul(iron, 0.8))
+    _gear(c, b0 + (b1 - b0) * 0.35, top - u * 0.045, u * 0.035, 9, brass, rng.uniform(0, 1))
+    _gear(c, b0 + (b1 - b0) * 0.45, top - u * 0.03, u * 0.022, 7, iron, rng.uniform(0, 1))
+    cx = b0 + (b1 - b0) * 0.6
+    c.d.rectangle([cx - u * 0.02, top - u * 0.075, cx + u * 0.02, top - u * 0.03], fill=c.lit((200, 70, 60)))
+    c.d.rectangle([cx - u * 0.02, top - u * 0.06, cx + u * 0.02, top - u * 0.05], fill=c.lit((240, 230, 200)))
+    for i in range(4):  # sawdust and shavings on the floor
+        sx = rng.uniform(0, c.W)
+        c.d.arc([sx, gy + u * 0.02 * i, sx + u * 0.03, gy + u * 0.02 * i + u * 0.015], 180, 360,
+                fill=c.lit((230, 200, 150)), width=_lw(c, 0.003))
+    _hanging_lamp(c, (b0 + b1) / 2, c.H * 0.04, c.lit((70, 90, 80)))
+    return {"weather_box": box, "floor_y": floor_y}
+
+
 _SETTERS = {
     "forest": _set_forest, "meadow": _set_meadow, "hills": _set_hills, "mountains": _set_mountains,
     "sea": _set_sea, "beach": _set_beach, "river": _set_river, "city": _set_city, "village": _set_village,
     "snow": _set_snow, "desert": _set_desert, "cave": _set_cave, "space": _set_space, "sky": _set_sky,
     "garden": _set_garden, "lake": _set_lake, "bedroom": _set_bedroom, "kitchen": _set_kitchen,
-    "classroom": _set_classroom, "castle hall": _set_castle_hall,
+    "classroom": _set_classroom, "castle hall": _set_castle_hall, "lighthouse": _set_lighthouse, "shop": _set_shop,
+    "bakery": _set_bakery, "workshop": _set_workshop, "farm": _set_farm, "castle": _set_castle,
+    "street": _set_street, "moon": _set_moon,
 }
 _GROUND = {
     "forest": (84, 140, 62), "meadow": (104, 168, 74), "hills": (110, 170, 76), "mountains": (108, 156, 80),
@@ -1147,7 +2199,9 @@ _GROUND = {
     "village": (214, 188, 140), "snow": (236, 242, 252), "desert": (226, 176, 110), "cave": (120, 104, 100),
     "space": (176, 172, 190), "sky": (255, 255, 255), "garden": (112, 176, 82), "lake": (100, 164, 72),
     "bedroom": (190, 140, 96), "kitchen": (200, 170, 130), "classroom": (180, 150, 110),
-    "castle hall": (150, 130, 120),
+    "castle hall": (150, 130, 120), "lighthouse": (230, 206, 160), "shop": (168, 114, 72), "bakery": (196, 130, 96),
+    "workshop": (150, 120, 92), "farm": (104, 168, 74), "castle": (104, 168, 74), "street": (186, 180, 170),
+    "moon": (172, 172, 176),
 }
 
 
@@ -1174,13 +2228,19 @@ def render(setting: str, pal: Palette, rng: random.Random, width: int, height: i
         cpal = copy.copy(pal)
         cpal.light = _INDOOR_LIGHT[pal.time_of_day]
         cpal.haze = mul((236, 226, 210), cpal.light)
+    elif setting in NO_WEATHER:  # airless: lit by the time of day only
+        cpal = copy.copy(pal)
+        cpal.weather = "clear"
+        cpal.light = _MOON_LIGHT[pal.time_of_day]
+        cpal.haze = (26, 26, 34)
     c = _Ctx(img, cpal, rng, ss, setting)
     c.outdoor = pal
     hy, gy = hy_f * ss, gy_f * ss
-    if not indoor and setting not in ("space", "cave"):
+    if not indoor and setting not in ("space", "cave", "moon"):
         _sky(c, hy)
         if setting != "sky":
             _sky_things(c, hy, pal.weather)
+    sky_before = img.copy() if pal.weather == "storm" and not indoor and setting not in NO_WEATHER else None
     info = _SETTERS[setting](c, hy, gy, avoid) or {}
     front = None
     if info.get("front") == "sea":
@@ -1189,9 +2249,15 @@ def render(setting: str, pal: Palette, rng: random.Random, width: int, height: i
 
         fc = _Ctx(front, pal, random.Random(rng.random()), ss, setting)
         fc.d = ImageDraw.Draw(front)
-        near = c.lit((50, 124, 184))
-        _wave_band(fc, gy - H * 0.05, H * 0.012, near + (255,), rng.uniform(0, 6), W / 6)
-        _waves(fc, gy - H * 0.03, H, c.lit((220, 240, 250)), 5, alpha=200)
+        if pal.weather == "storm":  # tall, breaking swells in front of the characters
+            near = c.lit((58, 106, 124))
+            _wave_band(fc, gy - H * 0.06, H * 0.03, near + (255,), rng.uniform(0, 6), W / 4)
+            fc.d = ImageDraw.Draw(front, "RGBA")
+            _rough_waves(fc, gy - H * 0.02, H, near, 3, scale=0.9)
+        else:
+            near = c.lit((50, 124, 184))
+            _wave_band(fc, gy - H * 0.05, H * 0.012, near + (255,), rng.uniform(0, 6), W / 6)
+            _waves(fc, gy - H * 0.03, H, c.lit((220, 240, 250)), 5, alpha=200)
         front = front.reduce(ss) if ss > 1 else front
     if ss > 1:
         img = img.reduce(ss)
@@ -1201,8 +2267,11 @@ def render(setting: str, pal: Palette, rng: random.Random, width: int, height: i
     elif indoor:
         wb = (0, 0, 0, 0)
     weather = pal.weather
-    if setting == "space":
+    if setting in NO_WEATHER:
         weather = "clear"
+    notes = {}
+    if sky_before is not None and info.get("weather_box") is None:
+        notes["sky_mask"] = _sky_mask(sky_before, c.img, ss)
     ground_color = cpal.lit(info.get("ground_color", _GROUND[setting]))
     water_y = info.get("water_y")
     floor_y = info.get("floor_y")
@@ -1212,9 +2281,19 @@ def render(setting: str, pal: Palette, rng: random.Random, width: int, height: i
         back_band=(back_top, int(hy_f + (gy_f - hy_f) * 0.7) if not floor_y else max(back_top + 1, int(gy_f - 0.05 * height))),
         sky_band=(int(height * 0.08), int(hy_f * 0.7)),
         water_y=int(water_y / ss) if water_y else None, front=front, weather_box=wb, indoor=indoor,
-        setting=setting, weather=weather,
+        setting=setting, weather=weather, notes=notes,
     )
     return img, stage
+
+
+def _sky_mask(before, after, ss: int):
+    """An L mask (final size): 255 where the setting left the sky as it was painted (clouds included)."""
+    import numpy as np
+    from PIL import Image
+
+    same = np.all(np.asarray(before) == np.asarray(after), axis=2)
+    mask = Image.fromarray((same * 255).astype(np.uint8))
+    return mask.reduce(ss) if ss > 1 else mask
 
 
 # ---------------------------------------------------------------- weather over everything
@@ -1231,8 +2310,56 @@ def _fog_mask(width: int, height: int, horizon: int, strength: float):
     return col.resize((width, height), Image.Resampling.NEAREST)
 
 
+def _bolt_points(x: float, y0: float, y1: float, u: float, rng: random.Random) -> list[tuple[float, float]]:
+    pts = [(x, y0)]
+    y = y0
+    while y < y1:
+        y = min(y1, y + (y1 - y0) * rng.uniform(0.08, 0.17))
+        x += u * rng.uniform(-0.045, 0.045)
+        pts.append((x, y))
+    return pts
+
+
+def _lightning(region, x0: float, y0: float, x1: float, y1: float, u: float, rng: random.Random,
+               sky_mask=None, flash: int = 0) -> None:
+    """A jagged lightning bolt with branches and a glow, from the top of (x0, y0, x1, y1) down to y1; where a
+    sky mask is given it shows only where the background was sky (behind towers, hills and roofs)."""
+    from PIL import Image, ImageDraw
+
+    w, h = region.size
+    layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer, "RGBA")
+    x = x0 + (x1 - x0) * rng.uniform(0.2, 0.8)
+    main = _bolt_points(x, y0 - 0.02 * u, y1, u, rng)
+    branches = []
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randint(1, max(1, len(main) - 2))
+        bx, by = main[i]
+        end = by + (y1 - by) * rng.uniform(0.4, 0.8)
+        if end - by > 0.03 * u:
+            pts = _bolt_points(bx, by, end, u * 0.7, rng)
+            drift = rng.choice((-1, 1)) * u * 0.012
+            branches.append([(px + drift * j, py) for j, (px, py) in enumerate(pts)])
+    core = max(1, int(round(u / 240)))
+    mx, my = main[len(main) // 2]
+    glow = _glow_mask(max(4, int(u * 0.16)) // 4 * 4, 70)
+    layer.paste((200, 210, 255, 255), (int(mx - glow.width / 2), int(my - glow.height / 2)), glow)
+    for pts, k in [(main, 1.0)] + [(b, 0.6) for b in branches]:
+        for width, alpha in ((9, 26), (5, 50), (3, 110)):  # the glow around the stroke
+            d.line(pts, fill=(190, 205, 255, alpha), width=max(1, int(core * width * k)), joint="curve")
+        d.line(pts, fill=(255, 255, 250, 255), width=max(1, int(round(core * k))), joint="curve")
+    if sky_mask is not None:
+        from PIL import ImageChops
+
+        layer.putalpha(ImageChops.multiply(layer.getchannel("A"), sky_mask.crop((0, 0, w, h))))
+    if flash:  # the bolt lights up the land around it a little
+        r = max(4, int(u * 0.9)) // 4 * 4
+        region.paste((170, 180, 220), (int(main[-1][0] - r), int(main[-1][1] - r)), _glow_mask(r, flash))
+    region.paste(layer, (0, 0), layer)
+
+
 def apply_weather(img, stage: Stage, pal: Palette, rng: random.Random) -> None:
-    """Rain, snow, wind or fog drawn over the finished picture (indoors: only in the window)."""
+    """Rain, snow, wind, fog or storm drawn over the finished picture (indoors: only in the window)."""
     from PIL import ImageDraw
 
     weather = stage.weather
@@ -1281,6 +2408,31 @@ def apply_weather(img, stage: Stage, pal: Palette, rng: random.Random) -> None:
             dx, dy = math.cos(a) * k, math.sin(a) * k
             d.polygon([(x - dx, y - dy), (x - dy * 0.4, y + dx * 0.4), (x + dx, y + dy), (x + dy * 0.4, y - dx * 0.4)],
                       fill=leaf + (230,))
+    elif weather == "storm":
+        if stage.weather_box:  # lightning in the window, above its view of the hills
+            _lightning(region, 0, 0, w, h * rng.uniform(0.55, 0.75), max(u * 0.3, min(w, h) * 1.2), rng)
+        else:  # lightning in the sky, ending above the characters' heads
+            low = max(stage.horizon_y * 0.35, min(stage.horizon_y * 0.85, stage.ground_y - 0.52 * u))
+            _lightning(region, 0, 0, w, low, u, rng, sky_mask=stage.notes.get("sky_mask"),
+                       flash=70 if pal.time_of_day == "night" else 30)
+        night = pal.time_of_day == "night"
+        col = (176, 188, 208, 135) if not night else (140, 152, 190, 120)
+        n = int(w * h / (u * u) * 520)
+        slant = rng.uniform(0.45, 0.6)
+        for _ in range(n):  # heavy, wind-driven rain
+            x, y = rng.uniform(-0.4 * w, w), rng.uniform(-0.08 * h, h)
+            L = u * rng.uniform(0.04, 0.08)
+            d.line([x, y, x + L * slant, y + L], fill=col, width=max(1, int(u / 420)))
+        streak = (220, 226, 236, 70)
+        for _ in range(int(9 * w / u) + 1):  # wind streaks
+            x, y = rng.uniform(-0.3 * w, w), rng.uniform(0.0, 0.9 * h)
+            L = u * rng.uniform(0.25, 0.5)
+            d.arc([x, y, x + L, y + L * 0.16], 195, 335, fill=streak, width=max(1, int(u / 360)))
+        if not stage.weather_box:
+            for _ in range(int(n / 6)):  # splashes on the ground
+                x, y = rng.uniform(0, w), rng.uniform(stage.ground_y - 0.05 * h, h)
+                r = u * 0.01
+                d.arc([x - r, y - r * 0.4, x + r, y + r * 0.4], 180, 360, fill=col, width=max(1, int(u / 500)))
     elif weather == "fog":
         col = mix(pal.sky_horizon, (230, 230, 232), 0.5)
         mask = _fog_mask(w, h, int(stage.horizon_y - y0), 0.55 if not stage.weather_box else 0.5)

@@ -35,6 +35,7 @@ WEATHER_SKY: dict[str, tuple[Color, float, float]] = {  # colour the sky is pull
     "snow": ((206, 212, 224), 0.5, 0.95),
     "wind": ((190, 200, 210), 0.12, 1.0),
     "fog": ((214, 214, 216), 0.65, 0.95),
+    "storm": ((54, 60, 76), 0.8, 0.6),  # dark slate, low light
 }
 ACCENTS: tuple[Color, ...] = (
     (214, 84, 72), (236, 160, 64), (244, 206, 92), (120, 176, 96), (84, 150, 196), (140, 110, 190),

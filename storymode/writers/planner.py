@@ -9,6 +9,7 @@ from typing import Literal
 
 from ..backend import BackendOptions
 from ..story import NARRATOR, Brief, Character, Line, Scene, Story, slug
+from ..understanding import vocabulary as V
 from . import foreign
 from . import shapes as S
 from .base import WriteRequest, Writer
@@ -83,19 +84,8 @@ HOMES = {"fox": "den", "rabbit": "burrow", "bunny": "burrow", "mouse": "mouse ho
          "moon": "quiet corner of the sky", "star": "corner of the night sky", "fish": "coral nook",
          "penguin": "snug ice hollow", "bee": "hive", "cat": "basket", "dog": "kennel"}
 HOME_ADJ = ["snug", "cosy", "little", "tidy", "crooked little", "warm"]
-PLACES = {"forest": "the forest", "meadow": "the meadow", "hills": "the hills", "mountains": "the mountains",
-          "sea": "the sea", "beach": "the beach", "river": "the river", "city": "the city", "village": "the village",
-          "snow": "the snowy fields", "desert": "the desert", "cave": "the cave", "space": "the starry reaches of space",
-          "sky": "the sky", "bedroom": "the bedroom", "kitchen": "the kitchen", "classroom": "the classroom",
-          "castle hall": "the castle hall", "garden": "the garden", "lake": "the lake"}
-NEIGHBOURS = {"forest": ["meadow", "river", "hills"], "meadow": ["forest", "river", "hills"],
-              "hills": ["meadow", "mountains", "river"], "mountains": ["hills", "snow", "forest"],
-              "sea": ["beach", "sea"], "beach": ["sea", "river"], "river": ["meadow", "forest", "lake"],
-              "city": ["garden", "river", "city"], "village": ["meadow", "garden", "river"],
-              "snow": ["mountains", "lake", "forest"], "desert": ["desert", "hills"], "cave": ["hills", "forest"],
-              "space": ["space", "sky"], "sky": ["hills", "meadow", "sea"], "bedroom": ["garden", "meadow"],
-              "kitchen": ["garden", "village"], "classroom": ["garden", "village"], "castle hall": ["garden", "hills"],
-              "garden": ["meadow", "village"], "lake": ["river", "meadow", "forest"]}
+PLACES = V.PLACE_PHRASES
+NEIGHBOURS = V.NEIGHBOURS
 WIDE = ["forest", "meadow", "hills", "mountains", "beach", "river", "village", "snow", "desert", "cave", "garden",
         "lake", "sky", "sea", "city"]
 ROUTINES = ["watched the others from {his} favourite spot", "sat on a flat warm stone and gazed at the sky",
@@ -249,7 +239,7 @@ class Planner:
         if self.human:
             hair = rng.choice(["curly dark hair", "short red hair", "long brown plaits", "a fuzz of black curls",
                                "straight fair hair"])
-            desc = f"{article(base)} with {hair} and {item}"
+            desc = f"{article(p.hero_base or base)} with {hair} and {item}"
         elif " " in kind:
             desc = f"{article(kind)} with {item}"
         else:
@@ -295,7 +285,9 @@ class Planner:
         his, him = {"she": ("her", "her"), "he": ("his", "him")}[he]
         base = self.kind.split()[-1]
         dwelling = HOMES.get(base, "little house" if self.human else "cosy home")
-        if self.human:
+        if self.human and self.home_setting in V.HUMAN_HOMES:
+            home = V.HUMAN_HOMES[self.home_setting]
+        elif self.human:
             home = f"{article(rng.choice(['yellow', 'blue', 'little', 'crooked']) + ' house')} at the edge of the {self._word(self.home_setting)}"
         else:
             home = f"{article(rng.choice(HOME_ADJ) + ' ' + dwelling)} in {PLACES[self.home_setting]}"
@@ -333,7 +325,7 @@ class Planner:
         self.goal = goal
 
     def _word(self, setting: str) -> str:
-        return {"snow": "snowy fields", "space": "stars", "castle hall": "castle"}.get(setting, setting)
+        return V.PLACE_WORDS.get(setting, setting)
 
     def _moral(self) -> str:
         if self.p.moral:
@@ -486,7 +478,9 @@ class Planner:
         if kind == "cave":
             return "cave" if self.home_setting not in ("sea", "space", "sky") else self.home_setting
         options = NEIGHBOURS.get(self.home_setting, ["meadow"])
-        if index >= 6:
+        if self.p.place_noun:  # the prompt named the place: the story stays there unless a beat moves it on
+            options = [self.home_setting, self.home_setting] + options[:1]
+        elif index >= 6:
             options = WIDE
         if self.goal_setting and index % 3 == 2:
             return self.goal_setting
@@ -550,6 +544,8 @@ class Planner:
     def _detail(self) -> list[tuple[str, str]] | None:
         rng = self.rng
         details = S.DETAILS.get(self.ctx["place_key"], S.DETAILS["meadow"])
+        if self.p.weather in S.WEATHER_DETAILS and self.ctx["place_key"] not in ("space", "moon"):
+            details = S.WEATHER_DETAILS[self.p.weather] + details[:2]
         for _ in range(20):
             roll = rng.random()
             if roll < 0.25 and self.lessons_ok:
@@ -609,7 +605,7 @@ class Planner:
             scenes.append(Scene(id=f"s{i + 1:03d}", lines=[Line(speaker=s, text=t) for s, t in lines], brief=brief))
         scenes = self.give_voices(scenes)
         return Story(title=self.title(), prompt=self.req.prompt, audience=self.req.audience, style=self.req.style,
-                     seed=self.req.seed, characters=self.chars, scenes=scenes)
+                     seed=self.req.seed, characters=self.chars, request=self.p.request, scenes=scenes)
 
     def give_voices(self, scenes: list[Scene]) -> list[Scene]:
         """Every companion speaks at least once: a silent one cheers in the latest scene that has room."""
@@ -637,6 +633,8 @@ class Planner:
         return scenes
 
     def _time(self, beat, i: int, n: int) -> str:
+        if self.p.time_of_day and self.shape.name != "bedtime":
+            return self.p.time_of_day  # the prompt's time holds for the whole story
         if self.shape.name == "bedtime":
             return "dusk" if i == 0 and n > 1 else "night"
         if self.tone == "spooky" and i > 0:
@@ -644,6 +642,8 @@ class Planner:
         return beat.time
 
     def _weather(self, place: str) -> str:
+        if self.p.weather:
+            return "clear" if place in ("space", "moon") else self.p.weather  # the prompt's weather holds
         words = set(self.p.words)
         if place == "snow" or "snow" in words:
             return "snow"

@@ -9,23 +9,11 @@ import re
 from dataclasses import dataclass, field
 
 from ..story import clean_text
+from ..understanding import vocabulary as _vocab
+from ..understanding.vocabulary import EMOJI_WORDS, TRAITS
 
 PARSE_CHARS = 300
 
-EMOJI_WORDS = {
-    "🦊": "fox", "🐻": "bear", "🐉": "dragon", "🐲": "dragon", "🐱": "cat", "🐈": "cat", "🐶": "dog", "🐕": "dog",
-    "🐰": "rabbit", "🐇": "rabbit", "🤖": "robot", "🦉": "owl", "🐭": "mouse", "🐸": "frog", "🐢": "turtle",
-    "🐧": "penguin", "🦁": "lion", "🐯": "tiger", "🐘": "elephant", "🦄": "unicorn", "🐟": "fish", "🐠": "fish",
-    "🐋": "whale", "🐳": "whale", "🐬": "dolphin", "🐙": "octopus", "🦀": "crab", "🐝": "bee", "🦋": "butterfly",
-    "🐦": "bird", "🦆": "duck", "🐷": "pig", "🐮": "cow", "🐑": "sheep", "🦔": "hedgehog", "🐿": "squirrel",
-    "🦝": "raccoon", "🦦": "otter", "🐺": "wolf", "🦕": "dinosaur", "🦖": "dinosaur", "👧": "girl", "👦": "boy",
-    "🧒": "child", "👸": "princess", "🤴": "prince", "🧙": "wizard", "🧚": "fairy", "👽": "alien",
-    "🍰": "cake", "🎂": "cake", "🍪": "cookies", "🍎": "apples", "🍯": "honey", "🧀": "cheese", "🍕": "pizza",
-    "🌙": "moon", "🌛": "moon", "⭐": "star", "🌟": "star", "☀": "sun", "🌞": "sun", "🌧": "rain", "❄": "snow",
-    "🚀": "rocket", "🪁": "kite", "🎈": "balloon", "🎨": "paint", "🖌": "paintbrush", "📚": "books",
-    "🏰": "castle", "🌊": "sea", "🏔": "mountains", "🌲": "forest", "🌳": "forest", "🌸": "flowers",
-    "💎": "treasure", "🗺": "map", "⛵": "boat", "🎵": "music", "🎶": "music", "⚽": "football",
-}
 
 # kind -> (is human, default pronoun or "")
 KINDS: dict[str, tuple[bool, str]] = {k: (False, "") for k in (
@@ -49,19 +37,6 @@ ALIASES = {"ai": "robot", "bot": "robot", "puppy": "puppy", "kitty": "kitten", "
            "fishes": "fish", "sheep": "sheep", "deer": "deer", "people": "person", "elves": "elf",
            "fairies": "fairy", "ponies": "pony", "butterflies": "butterfly", "ladybugs": "ladybug"}
 
-TRAITS = {
-    "shy": "shy", "timid": "shy", "bashful": "shy", "quiet": "quiet", "brave": "brave", "bold": "brave",
-    "greedy": "greedy", "selfish": "greedy", "proud": "proud", "boastful": "proud", "vain": "proud",
-    "arrogant": "proud", "lazy": "lazy", "curious": "curious", "nosy": "curious", "lonely": "lonely",
-    "clumsy": "clumsy", "sleepy": "sleepy", "tired": "sleepy", "grumpy": "grumpy", "cranky": "grumpy",
-    "kind": "kind", "gentle": "kind", "clever": "clever", "smart": "clever", "wise": "clever", "silly": "silly",
-    "funny": "silly", "goofy": "silly", "scared": "scared", "afraid": "scared", "nervous": "scared",
-    "fearful": "scared", "anxious": "scared", "bossy": "bossy", "impatient": "impatient", "jealous": "jealous",
-    "stubborn": "stubborn", "forgetful": "forgetful", "messy": "messy", "noisy": "noisy", "loud": "noisy",
-    "cheerful": "cheerful", "happy": "cheerful", "sad": "sad", "dreamy": "dreamy", "restless": "restless",
-    "tiny": "tiny", "little": "tiny", "small": "tiny", "old": "old", "young": "young", "hungry": "hungry",
-    "careless": "careless", "rude": "rude",
-}
 
 SETTING_WORDS: dict[str, str] = {}
 for _setting, _words in {
@@ -173,6 +148,11 @@ class Premise:
     setting: str | None = None
     props: list[str] = field(default_factory=list)
     nouns: list[str] = field(default_factory=list)
+    hero_base: str | None = None  # the kind a picture shows ("girl" for "lighthouse keeper's daughter")
+    place_noun: str | None = None  # the prompt's own word for the place ("lighthouse")
+    weather: str | None = None
+    time_of_day: str | None = None
+    request: object = None  # the StoryRequest spaCy's reading made (storymode.understanding)
 
 
 def singular(word: str) -> str:
@@ -256,7 +236,43 @@ def _goal_from(raw: str) -> str | None:
 
 
 def parse_prompt(prompt: str) -> Premise:
-    """Read a prompt into a Premise; never raises, whatever the text."""
+    """Read a prompt into a Premise: who, where, when and the weather from spaCy's reading
+    (storymode.understanding), the wish's wording and the moral from word patterns; never raises on odd text."""
+    from ..understanding.prompt import read_prompt
+
+    p = _parse_words(prompt)
+    return apply_request(p, read_prompt(prompt))
+
+
+def apply_request(p: Premise, req) -> Premise:  # type: ignore[no-untyped-def]
+    """The premise with the hero, companions, place, time, weather and props the reader understood."""
+    p.request = req
+    hero = req.hero
+    if hero is not None:
+        p.hero_name = hero.name
+        p.hero_kind = hero.noun if len(hero.noun.split()) <= 4 else hero.kind
+        p.hero_base = hero.kind
+        kind = _vocab.kind_of(hero.kind) or _vocab.kind_of(hero.noun.split()[-1])
+        p.human = bool(kind and kind.human) or hero.kind in ("girl", "boy", "child", "man", "woman", "person")
+        p.pronoun = hero.gender or (p.pronoun if p.pronoun in ("she", "he") else None)
+        if hero.trait:
+            p.trait, p.trait_word = TRAITS.get(hero.trait, hero.trait), hero.trait
+    if not p.goal and req.wish:
+        p.goal = _own(req.wish)
+    p.companions = [c.noun if len(c.noun.split()) <= 3 else c.kind for c in req.companions]
+    if req.place:
+        p.setting = req.place
+    p.place_noun = req.place_noun
+    p.weather = req.weather
+    p.time_of_day = req.time_of_day
+    for prop in req.props:
+        if prop not in p.props and prop != p.hero_kind:
+            p.props.append(prop)
+    return p
+
+
+def _parse_words(prompt: str) -> Premise:
+    """The word-pattern reading: the wish's wording, the moral, a trait; the fallback for everything else."""
     text = prepare(prompt)
     p = Premise(text=text)
     tokens = [(m.group(0), m.start()) for m in _WORD.finditer(text)]

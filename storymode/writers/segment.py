@@ -4,9 +4,9 @@ The word-for-word rule: join every line's text in order with single spaces, and 
 (1) control characters are dropped (storymode.story.clean_text), (2) the two quote marks of each *attributed*
 quote are replaced by a space, and (3) runs of whitespace are collapsed to one space and the ends trimmed.
 Unattributed quotes keep their marks and stay in narrator lines. Quote marks are “ ” and " (never ' or ’, which
-are apostrophes far more often). A quote is attributed when its sentence names a speaker with a speech verb:
-"said Pip", "Pip said", "asked Pip", "Pip asked" (also replied, cried, shouted, whispered, called, answered,
-exclaimed, yelled, added); the line's text is the quote's inner words with their own punctuation ("I can fly,").
+are apostrophes far more often). Who says each quote is decided by storymode.understanding.text (a speech verb
+and its subject, pronouns, the character acting just before, turn-taking); the line's text is the quote's inner
+words with their own punctuation ("I can fly,").
 Scenes are cut only between sentences (preferring paragraph breaks), balanced by word count. In Markdown, every
 heading starts a new scene and its words (without the # marks, which are dropped under rule (1)) are narrated.
 """
@@ -16,26 +16,14 @@ import re
 
 from ..errors import UsageError
 from ..story import NARRATOR, Brief, Character, Line, Scene, Story, clean_text, slug
-from .prompt_parse import PROP_WORDS, SETTING_WORDS, title_case
+from ..understanding.vocabulary import PROP_WORDS
+from .prompt_parse import title_case
 
 LINE_MAX = 2000
 LINES_MAX = 60
-CAST_MAX = 20
-_VERBS = "said|says|asked|asks|replied|cried|shouted|whispered|called|answered|exclaimed|yelled|added|sang|laughed"
-_NAME = r"([A-Z][\w'’-]*(?:\s[A-Z][\w'’-]*)?)"
-_SAID_NAME = re.compile(rf"\b(?:{_VERBS})\s+{_NAME}")
-_NAME_SAID = re.compile(rf"{_NAME}\s+(?:{_VERBS})\b")
-_NOT_NAMES = set("He She They It I We You The A An Then And But So His Her Their Its One Everyone Nobody Someone "
-                 "Mother Father Mum Mom Dad This That There Who What When Where Why How Yes No Oh".split())
 _QUOTE = re.compile(r"“([^”]*)”|\"([^\"]*)\"")
 _ABBREV = set("mr mrs ms dr st mt jr sr vs etc e.g i.e prof capt".split())
 _OPENERS = "\"“([‘'"
-_TIME_WORDS = {"night": "night", "midnight": "night", "moon": "night", "moonlight": "night", "stars": "night",
-               "dark": "night", "evening": "dusk", "dusk": "dusk", "sunset": "dusk", "twilight": "dusk",
-               "dawn": "dawn", "sunrise": "dawn", "morning": "dawn"}
-_WEATHER_WORDS = {"rain": "rain", "raining": "rain", "rainy": "rain", "storm": "rain", "snow": "snow",
-                  "snowing": "snow", "snowflakes": "snow", "wind": "wind", "windy": "wind", "fog": "fog",
-                  "foggy": "fog", "mist": "fog", "misty": "fog", "cloud": "clouds", "clouds": "clouds", "cloudy": "clouds"}
 _MOOD_WORDS = {"happy": "joyful", "laughed": "joyful", "joy": "joyful", "sad": "sad", "cried": "sad", "tears": "sad",
                "afraid": "tense", "scared": "tense", "frightened": "tense", "danger": "tense", "sleepy": "sleepy",
                "asleep": "sleepy", "wonder": "wonder", "magic": "wonder", "angry": "tense"}
@@ -65,40 +53,26 @@ def split_sentences(paragraph: str) -> list[str]:
     return out
 
 
-def speaker_name(sentence: str) -> str | None:
-    """The name a speech verb attributes the sentence's quotes to, if any ('said Pip' -> 'Pip')."""
-    if not _QUOTE.search(sentence):
-        return None
-    outside = _QUOTE.sub(" ", sentence)
-    for rx in (_SAID_NAME, _NAME_SAID):
-        for m in rx.finditer(outside):
-            name = m.group(1).strip()
-            first = name.split()[0]
-            if first in _NOT_NAMES:
-                continue
-            if len(name.split()) == 2 and name.split()[1] in _NOT_NAMES:
-                name = first
-            return name
-    return None
-
-
-def sentence_parts(sentence: str, speaker: str | None) -> list[tuple[str, str]]:
-    """(speaker id or narrator, text) pieces of one sentence; quotes go to speaker when there is one."""
-    if speaker is None:
+def sentence_parts(sentence: str, speakers: dict[int, str]) -> list[tuple[str, str]]:
+    """(speaker id or narrator, text) pieces of one sentence: each attributed quote (by its index in the sentence)
+    goes to its speaker without its marks; an unattributed quote keeps its marks in the narration."""
+    if not speakers:
         return [(NARRATOR, sentence)]
-    parts, pos = [], 0
-    for m in _QUOTE.finditer(sentence):
+    parts, pos, pending = [], 0, ""
+    for qi, m in enumerate(_QUOTE.finditer(sentence)):
         inner = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
-        if not inner:
+        who = speakers.get(qi)
+        if not inner or who is None:
             continue
         before = sentence[pos:m.start()].strip()
         if before:
             parts.append((NARRATOR, before))
-        parts.append((speaker, " ".join(inner.split())))
+        parts.append((who, " ".join(inner.split())))
         pos = m.end()
     tail = sentence[pos:].strip()
     if tail:
         parts.append((NARRATOR, tail))
+    del pending
     return parts
 
 
@@ -156,28 +130,60 @@ def _fit_lines(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _title(request_prompt: str, words: list[str]) -> str:
+def _title(request_prompt: str, cleaned: str) -> str:
+    """The text's first heading (Markdown '#'), else a short first line standing alone, else the caller's hint
+    (a file's name), else its first words."""
+    for line in cleaned.split("\n"):
+        heading = _HEADING.match(line)
+        if heading:
+            return clean_text(heading.group(1).strip("#* "))[:200] or "Untitled"
+        if line.strip():
+            break
+    first, _, rest = cleaned.strip().partition("\n")
+    first = first.strip().strip("#*_ ")
+    if first and rest.strip() and len(first.split()) <= 10 and first[-1:] not in ".!?,;:\"”":
+        return first[:200]  # a short first line standing alone is the title
     hint = clean_text(request_prompt or "").strip()
     if hint:
         hint = re.sub(r"[_\-]+", " ", hint)
         hint = re.sub(r"\s+", " ", hint).strip()
         if hint and hint == hint.lower():
             hint = title_case(hint)
-    if not hint:
-        hint = " ".join(words[:6]).rstrip(".,;:!?")
-    return (hint or "Untitled")[:200]
+        return hint[:200]
+    return (" ".join(cleaned.split()[:6]).rstrip(".,;:!?") or "Untitled")[:200]
 
 
-def _brief(text: str, cast: list[Character]) -> Brief:
+def _brief(text: str, sentence_ids: list[int], reading, previous: Brief | None, first_place: str) -> Brief:
+    """The scene's picture: where the reader says it happens (staying where the last scene was until the text
+    moves), its weather and time, and every character it mentions or who speaks in it."""
+    score: dict[str, float] = {}
+    order: dict[str, int] = {}
+    for k, g in enumerate(sentence_ids):
+        for setting, weight in reading.places.get(g, []):
+            score[setting] = score.get(setting, 0.0) + weight
+            order.setdefault(setting, k)
+    moved = any(w >= 3.0 for g in sentence_ids for _, w in reading.places.get(g, []))
+    if score and (previous is None or moved or max(score.values()) >= 2.0):
+        setting = max(score, key=lambda s: (score[s], -order[s]))
+    else:
+        setting = previous.setting if previous is not None else first_place
+    time = next((reading.time_of_day[g] for g in sentence_ids if g in reading.time_of_day), None)
+    weather = next((reading.weather[g] for g in sentence_ids if g in reading.weather), None)
+    if time is None:
+        time = previous.time_of_day if previous is not None and previous.time_of_day == "night" and \
+            setting == previous.setting else "day"
+    if weather is None:
+        weather = previous.weather if previous is not None and setting == previous.setting else "clear"
     words = re.findall(r"[^\W\d_]+", text.lower())
-    setting = next((SETTING_WORDS[w] for w in words if w in SETTING_WORDS and w not in ("fly", "flying")), "meadow")
-    time = next((_TIME_WORDS[w] for w in words if w in _TIME_WORDS), "day")
-    weather = next((_WEATHER_WORDS[w] for w in words if w in _WEATHER_WORDS), "clear")
     mood = next((_MOOD_WORDS[w] for w in words if w in _MOOD_WORDS), "calm")
-    who = [c.id for c in cast if re.search(rf"(?<!\w){re.escape(c.name)}(?!\w)", text)]
+    who: list[str] = []
+    for g in sentence_ids:
+        for cid in reading.cast.get(g, []):
+            if cid not in who:
+                who.append(cid)
     props = list(dict.fromkeys(w for w in words if w in PROP_WORDS))[:5]
     first = text.split()[:14]
-    return Brief(setting=setting, time_of_day=time, weather=weather, characters=who,
+    return Brief(setting=setting, time_of_day=time, weather=weather, characters=who[:5],
                  action=" ".join(first)[:400], props=props, mood=mood)
 
 
@@ -214,41 +220,72 @@ def _scene_bounds(weights: list[int], breaks: set[int], sections: list[int], n: 
     return [*bounds, len(weights)]
 
 
+def text_paragraphs(cleaned: str) -> tuple[list[list[str]], set[int], list[int]]:
+    """(paragraphs as lists of sentences, sentence numbers that start a paragraph, sentence numbers that start a
+    Markdown section) of a cleaned text; a heading is a paragraph of its own."""
+    paragraphs: list[list[str]] = []
+    breaks: set[int] = set()
+    sections: list[int] = []
+    count = 0
+    for section in markdown_sections(cleaned):
+        sections.append(count)
+        for para in (" ".join(p.split()) for p in re.split(r"\n\s*\n", section) if p.strip()):
+            if count:
+                breaks.add(count)
+            paragraphs.append(split_sentences(para))
+            count += len(paragraphs[-1])
+    return paragraphs, breaks, sections
+
+
 def segment_text(text: str, request) -> Story:
-    """The user's text as a Story of request.scenes scenes (fewer if it has fewer sentences), word for word."""
+    """The user's text as a Story of request.scenes scenes (fewer if it has fewer sentences), word for word,
+    with its characters, each quote in its speaker's voice and each scene's setting and cast (see
+    storymode.understanding.text)."""
+    from ..understanding.text import read_text
+
     cleaned = clean_text(text or "")
     if not cleaned.strip():
         raise UsageError("the text is empty: give some words to turn into a story")
-    sents, breaks, sections = [], set(), []
-    for section in markdown_sections(cleaned):
-        sections.append(len(sents))
-        paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", section) if p.strip()]
-        for para in paragraphs:
-            if sents:
-                breaks.add(len(sents))
-            sents.extend(split_sentences(para))
-    names = [speaker_name(s) for s in sents]
-    cast: list[Character] = []
-    by_name: dict[str, str] = {}
-    for name in names:
-        if name and name not in by_name and len(cast) < CAST_MAX:
-            cid = slug(name, "speaker")
-            if cid == NARRATOR:
-                cid = "narrator-char"
-            while cid in {c.id for c in cast}:
-                cid = (cid[:36] + "-" + str(len(cast)))
-            by_name[name] = cid
-            cast.append(Character(id=cid, name=name[:80], kind="character", description=""))
+    paragraphs, breaks, sections = text_paragraphs(cleaned)
+    sents = [s for para in paragraphs for s in para]
+    reading = read_text(paragraphs)
+    cast = [Character(id=p.id, name=p.name[:80], kind=(p.kind or "character")[:80], gender=p.gender,
+                      aliases=[a[:80] for a in p.aliases[:8]], description="") for p in reading.characters]
+    known = {c.id for c in cast}
+    by_sentence: dict[int, dict[int, str]] = {}
+    for (g, qi), who in reading.speakers.items():
+        if who in known:
+            by_sentence.setdefault(g, {})[qi] = who
+    first_place = _first_place(reading, cast)
     bounds = _scene_bounds([len(s.split()) for s in sents], breaks, sections, request.scenes)
-    scenes = []
+    scenes: list[Scene] = []
     for i in range(len(bounds) - 1):
         group = list(range(bounds[i], bounds[i + 1]))
         parts = []
         for j in group:
-            parts += sentence_parts(sents[j], by_name.get(names[j]) if names[j] else None)
+            parts += sentence_parts(sents[j], by_sentence.get(j, {}))
         lines = _fit_lines(parts)
         scene_text = " ".join(sents[j] for j in group)
-        scenes.append(Scene(id=f"s{i + 1:03d}", lines=[Line(speaker=w, text=t) for w, t in lines],
-                            brief=_brief(scene_text, cast)))
-    return Story(title=_title(request.prompt, cleaned.split()), prompt=request.prompt, audience=request.audience,
+        brief = _brief(scene_text, group, reading, scenes[-1].brief if scenes else None, first_place)
+        brief = brief.model_copy(update={"characters": [c for c in brief.characters if c in known]})
+        scenes.append(Scene(id=f"s{i + 1:03d}", lines=[Line(speaker=w, text=t) for w, t in lines], brief=brief))
+    return Story(title=_title(request.prompt, cleaned), prompt=request.prompt, audience=request.audience,
                  style=request.style, seed=request.seed, characters=cast, scenes=scenes)
+
+
+def _first_place(reading, cast: list[Character]) -> str:
+    """Where the story starts when its first scene names no place: the text's most named place, else the home
+    of its most mentioned character, else a meadow."""
+    from ..understanding import vocabulary as V
+
+    score: dict[str, float] = {}
+    for pairs in reading.places.values():
+        for setting, weight in pairs:
+            score[setting] = score.get(setting, 0.0) + weight
+    if score:
+        return max(score, key=lambda s: score[s])
+    for c in cast:
+        home = V.home_of(V.kind_of(c.kind))
+        if home:
+            return home
+    return V.FALLBACK_SETTING

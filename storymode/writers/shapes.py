@@ -308,6 +308,32 @@ DETAILS = {
                "a watering can sat beside the beans"],
     "lake": ["the lake lay still as a mirror", "ducks paddled among the reeds", "ripples spread in wide circles",
              "willows trailed their branches in the water"],
+    "lighthouse": ["the great lamp turned slowly at the top of the tower", "waves boomed against the rocks below",
+                   "gulls wheeled around the striped tower", "the smell of salt and seaweed filled the air"],
+    "shop": ["clocks ticked from every shelf", "a little bell jingled above the door",
+             "the counter was crowded with tiny gears and springs", "a tall clock chimed the hour in a deep voice"],
+    "bakery": ["warm loaves cooled on the racks", "the oven glowed orange in the corner",
+               "the whole bakery smelled of fresh bread", "flour drifted like snow over the counter"],
+    "workshop": ["tools hung neatly on the wall", "sawdust curled across the floor", "a lamp hummed over the workbench",
+                 "gears and springs lay sorted in little tins"],
+    "farm": ["the cows lowed in the barn", "hens pecked about the yard", "the tractor rumbled in the far field",
+             "hay bales stood in golden rows"],
+    "castle": ["flags snapped on the tall towers", "the drawbridge creaked", "guards marched along the walls",
+               "the castle's stone walls glowed in the light"],
+    "street": ["shop bells jingled along the street", "the cobbles were worn smooth by many feet",
+               "window boxes spilled over with flowers", "a cat watched from a doorstep"],
+    "moon": ["grey dust puffed up with every step", "the Earth hung blue and white in the black sky",
+             "craters stretched away like giant bowls", "everything was silent and still"],
+}
+# weather details, used before the setting's own when the prompt named the weather
+WEATHER_DETAILS = {
+    "storm": ["the wind howled and rattled everything it could find", "thunder rumbled across the sky",
+              "lightning flashed and lit up the whole world for a moment", "the rain came down in silver sheets"],
+    "snow": ["snowflakes drifted down without a sound", "the snow squeaked underfoot", "everything was white and hushed"],
+    "rain": ["rain pattered on every leaf and roof", "puddles shivered in the rain", "raindrops dripped from every edge"],
+    "fog": ["the fog wrapped everything in soft grey", "shapes came and went in the mist",
+            "the fog muffled every sound"],
+    "wind": ["the wind tugged and whistled", "leaves went tumbling past in the wind"],
 }
 DETAIL_OPENERS = ["All around, ", "Nearby, ", "In {place}, ", "Out in {place}, ", ""]
 DETAIL_TAILS = ["", " as {hero} went on", " and {hero} stopped to look", " as if to cheer {him} on"]
