@@ -829,7 +829,7 @@ def _set_sky(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     rng = c.rng
     # everything is sky; a bank of cloud carries the characters
     _sky_things(c, c.H * 0.9, c.pal.weather, clouds_min=3)
-    if c.pal.time_of_day in ("day", "dawn"):  # a rainbow
+    if c.pal.time_of_day in ("day", "dawn") and c.pal.weather != "storm":  # a rainbow
         cx, r = c.W * rng.uniform(0.3, 0.7), c.u * 0.7
         for i, col in enumerate(((230, 80, 80), (240, 150, 70), (240, 220, 90), (110, 190, 110), (90, 150, 220),
                                  (140, 110, 200))):
@@ -1350,7 +1350,8 @@ def _set_lighthouse(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
         k = u * 0.02
         for dx in (-0.5, 0.0, 0.5):
             c.d.line([x, y, x + dx * k, y - k], fill=weed, width=_lw(c, 0.003))
-    return {"water_y": hy + (shore - hy) * 0.55}
+    # floor_y: props stand on the shore, not in the sea
+    return {"water_y": hy + (shore - hy) * 0.55, "floor_y": shore + c.H * 0.02}
 
 
 def _earth(c: _Ctx, x: float, y: float, r: float) -> None:
@@ -1775,7 +1776,7 @@ def _set_street(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
         row += 1
     lf = _far_x(c, avoid, (0.06, 0.94, 0.5, 0.28, 0.72))
     _street_lamp(c, lf * c.W, curb - u * 0.01, u * 0.66)
-    return {"ground_color": (186, 180, 170)}
+    return {"ground_color": (186, 180, 170), "floor_y": base}  # props stand on the pavement
 
 
 def _side_flip(c: _Ctx, avoid: tuple, big_at: tuple = (0.1, 0.9)) -> tuple:
@@ -1874,10 +1875,9 @@ def _shelf_goods(c: _Ctx, x0: float, x1: float, y: float, h: float, kind: str) -
         x += w + c.u * rng.uniform(0.006, 0.016)
 
 
-def _shelves(c: _Ctx, x0: float, x1: float, ys: list, kind: str, wood: Color) -> None:
+def _shelves(c: _Ctx, x0: float, x1: float, ys: list, kind: str, wood: Color, h: float = 0.11) -> None:
     for y in ys:
-        h = c.u * 0.11
-        _shelf_goods(c, x0, x1, y, h, kind)
+        _shelf_goods(c, x0, x1, y, c.u * h, kind)
         c.d.rectangle([x0 - c.u * 0.01, y, x1 + c.u * 0.01, y + c.u * 0.016], fill=wood)
         for bx in (x0 + c.u * 0.02, x1 - c.u * 0.03):  # brackets
             c.d.polygon([(bx, y + c.u * 0.016), (bx + c.u * 0.012, y + c.u * 0.016), (bx + c.u * 0.012, y + c.u * 0.04)],
@@ -1926,22 +1926,25 @@ def _set_shop(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
         c.d.rectangle([lx, sy + ww * 0.04, lx + ww * 0.05, sy + ww * 0.1], fill=c.lit((180, 50, 40)))
     # shelves of goods behind the counter, clocks above them
     s0, s1 = _span(X(0.36), X(0.76))
-    _shelves(c, s0, s1, [floor_y - u * 0.27, floor_y - u * 0.41], "goods", wood)
+    _shelves(c, s0, s1, [floor_y - u * 0.25, floor_y - u * 0.37], "goods", wood, h=0.09)
     cases = [c.lit((120, 70, 40)), c.lit((214, 174, 80)), c.lit((70, 60, 56)), c.lit(c.pal.accent(3)),
              c.lit((170, 110, 60))]
-    n = max(3, int((s1 - s0) / (u * 0.11)))
-    for i in range(n):
-        x = s0 + (s1 - s0) * (i + 0.5) / n + rng.uniform(-0.01, 0.01) * u
-        y = floor_y - u * rng.uniform(0.52, 0.58)
-        r = u * rng.uniform(0.03, 0.048)
-        if i % 3 == 1:  # a pendulum clock: a box with a face and a swinging bob
-            c.d.rounded_rectangle([x - r * 1.05, y - r * 1.1, x + r * 1.05, y + r * 2.6], radius=r * 0.3, fill=cases[i % 5])
-            c.d.line([x, y, x + r * 0.3, y + r * 2.0], fill=c.lit((214, 174, 80)), width=max(1, int(r * 0.08)))
-            c.d.ellipse([x + r * 0.1, y + r * 1.85, x + r * 0.5, y + r * 2.25], fill=c.lit((214, 174, 80)))
+    n = max(3, int((s1 - s0) / (u * 0.1)))
+    row_y = floor_y - u * 0.56
+    for i in range(n):  # a row of wall clocks above the shelves
+        x = s0 + (s1 - s0) * (i + 0.5) / n + rng.uniform(-0.008, 0.008) * u
+        y = row_y + rng.uniform(-0.015, 0.01) * u
+        r = u * rng.uniform(0.03, 0.044)
+        if i % 3 == 1:  # a pendulum clock: a case with a face and a swinging bob
+            c.d.rounded_rectangle([x - r * 1.05, y - r * 1.1, x + r * 1.05, y + r * 1.9], radius=r * 0.3,
+                                  fill=cases[i % 5])
+            c.d.line([x, y, x + r * 0.25, y + r * 1.45], fill=c.lit((214, 174, 80)), width=max(1, int(r * 0.08)))
+            c.d.ellipse([x + r * 0.05, y + r * 1.3, x + r * 0.45, y + r * 1.7], fill=c.lit((214, 174, 80)))
         _clock(c, x, y, r, cases[i % 5])
-    for i in range(2):  # more clocks high up between the window and the shelves
-        x = X(0.32 + 0.5 * i) + rng.uniform(-0.01, 0.01) * u
-        _clock(c, x, c.H * 0.08 + u * 0.05, u * 0.04, cases[(i + 2) % 5])
+    win_edge = X(0.2) + (ww / 2 if right else -ww / 2)
+    gap = abs(X(0.36) - win_edge)
+    if gap > u * 0.1:  # one more between the window and the shelves
+        _clock(c, (win_edge + X(0.36)) / 2, floor_y - u * 0.4, min(u * 0.045, gap * 0.35), cases[2])
     # the counter, with a till and a bell
     c0, c1 = _span(X(0.34), X(0.7))
     top = floor_y - u * 0.15
@@ -1959,7 +1962,11 @@ def _set_shop(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     c.d.chord([bx - u * 0.02, top - u * 0.05, bx + u * 0.02, top - u * 0.01], 180, 360, fill=brass)
     c.d.rectangle([bx - u * 0.026, top - u * 0.03, bx + u * 0.026, top - u * 0.022], fill=mul(brass, 0.8))
     _grandfather_clock(c, X(0.9), floor_y + u * 0.03, u * 0.52)
-    _hanging_lamp(c, X(0.55), c.H * 0.06, c.lit((60, 96, 80)))
+    lx, ly = (win_edge + X(0.36)) / 2, floor_y - u * 0.22  # a wall lamp by the counter
+    c.d.rectangle([lx - u * 0.004, ly, lx + u * 0.004, ly + u * 0.05], fill=c.lit((60, 60, 60)))
+    c.d.polygon([(lx - u * 0.03, ly + u * 0.005), (lx - u * 0.015, ly - u * 0.035), (lx + u * 0.015, ly - u * 0.035),
+                 (lx + u * 0.03, ly + u * 0.005)], fill=(255, 226, 150) if c.dark else c.lit((60, 96, 80)))
+    _lamp_glow(c, lx, ly - u * 0.01)
     return {"weather_box": box, "floor_y": floor_y}
 
 

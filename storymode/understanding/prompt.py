@@ -46,8 +46,11 @@ _NOT_NAMES = frozenset("A An The And Once Upon Write Tell Make Story I My Please
 def prepare(prompt: str) -> str:
     """The prompt's first characters, cleaned: emoji named as words, a leading 'write a story about' dropped."""
     text = clean_text((prompt or "")[: READ_CHARS * 4])[:READ_CHARS]
+    text = re.sub(r"[\u200D][^\s]*", "", text)  # "🐻‍❄️" is read as its first emoji
+    have = set(re.findall(r"[a-z]+", text.lower()))
     for emo, word in V.EMOJI_WORDS.items():
-        text = text.replace(emo, f" {word} ")
+        if emo in text:
+            text = text.replace(emo, " " if word in have else f" {word} ")  # "a dragon 🐉": no second dragon
     text = re.sub(r"[\uFE0F\u200D]", "", text)
     text = "".join(ch if ch.isalnum() or ch in " '’-.,!?;:\"“”" else " " for ch in text)
     text = re.sub(r"\s+", " ", text).strip()
@@ -141,9 +144,9 @@ def _mentions(doc) -> list[_Mention]:  # type: ignore[no-untyped-def]
         if kind is None:
             continue
         if tok.dep_ in ("poss", "compound") and _kind_token(tok.head) is not None:
-            continue  # "keeper's daughter": the keeper qualifies the daughter; "dragon friend" is handled below
-        if tok.dep_ == "compound" and tok.head.text.lower() not in V.RELATION_WORDS:
-            continue  # "clock shop", "lighthouse keeper"
+            continue  # "keeper's daughter", "bear cub": the head is the figure
+        if tok.dep_ == "amod" or tok.dep_ in ("attr", "acomp") and tok.head.lemma_ in ("be", "become"):
+            continue  # "a giant cake"; "wants to be a baker" is a wish, not a companion
         name = None
         for t in list(tok.children) + [tok.head]:
             if t.dep_ in ("appos", "oprd", "attr") and _is_name(t) or (
@@ -152,6 +155,10 @@ def _mentions(doc) -> list[_Mention]:  # type: ignore[no-untyped-def]
                 if cand is not None and _is_name(cand):
                     name = cand.text
                     named.add(cand.i)
+        nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+        if name is None and tok.text[:1].isupper() and nxt is not None and _is_name(nxt):
+            name = nxt.text  # "Grandpa Joe", "Captain Juno"
+            named.add(nxt.i)
         # "Tilly the mouse", "Pip the brave fox": a name just before "the [adj]* kind"
         left = tok.i - 1
         while left >= 0 and doc[left].pos_ == "ADJ":
@@ -159,6 +166,8 @@ def _mentions(doc) -> list[_Mention]:  # type: ignore[no-untyped-def]
         if name is None and left >= 1 and doc[left].lower_ == "the" and _is_name(doc[left - 1]):
             name = doc[left - 1].text
             named.add(left - 1)
+        if name is not None and any(m.name == name for m in out):
+            continue  # "Grandpa Joe the fisherman": one figure
         out.append(_Mention(tok, kind, name))
     for tok in doc:
         if tok.i in named or not _is_name(tok):
@@ -184,8 +193,8 @@ def _place(doc, hero_tok) -> tuple[str | None, str | None]:  # type: ignore[no-u
                 continue
             locative = tok.dep_ == "pobj" and tok.head.lower_ in _LOCATIVE or (
                 tok.dep_ == "compound" and tok.head.dep_ == "pobj" and tok.head.head.lower_ in _LOCATIVE)
-            if w.split()[0] in _SKYISH and not locative:
-                continue
+            if w.split()[0] in _SKYISH and not locative or tok.pos_ == "ADJ":
+                continue  # "a snowy afternoon" is weather, not a place
             in_hero = hero_tok is not None and tok.i in {t.i for t in hero_tok.subtree} and tok.i != hero_tok.i
             score = 3.0 if locative else 2.0 if in_hero else 1.0
             if tok.pos_ == "VERB":
@@ -228,6 +237,15 @@ def _verb_phrase(verb) -> str:  # type: ignore[no-untyped-def]
     return " ".join(words[:8])[:120]
 
 
+def _companion_head(tok) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the figure is befriended, met, helped or played with ('befriends a comet', 'plays with the sun')."""
+    head = tok.head
+    if head.lemma_ in _COMPANION_VERBS:
+        return True
+    return head.dep_ == "prep" and head.lower_ == "with" and head.head.lemma_ in _COMPANION_VERBS | {
+        "play", "talk", "dance", "race", "go", "travel", "walk", "live"}
+
+
 def _weather(doc) -> str | None:
     found = [V.WEATHER_WORDS[t.lower_] for t in doc if t.lower_ in V.WEATHER_WORDS]
     found += [V.WEATHER_WORDS[t.lemma_.lower()] for t in doc if t.lemma_.lower() in V.WEATHER_WORDS]
@@ -239,6 +257,24 @@ def _time(doc) -> str | None:
         if t.lower_ in V.TIME_WORDS and not (t.lower_ == "dark" and t.head.lemma_ not in ("of", "in", "after")):
             return V.TIME_WORDS[t.lower_]
     return None
+
+
+def _activity_place(doc) -> str | None:  # type: ignore[no-untyped-def]
+    """The place an activity or an aspiration implies: 'bake bread' -> kitchen, 'wants to be a baker' -> bakery."""
+    for tok in doc:
+        if tok.lemma_ in V.ACTIVITY_PLACES and tok.pos_ == "VERB":
+            return V.ACTIVITY_PLACES[tok.lemma_]
+        if tok.dep_ == "attr" and tok.head.lemma_ in ("be", "become"):
+            home = V.home_of(V.kind_of(tok.lower_))
+            if home:
+                return home
+    return None
+
+
+def _bedtime(prompt: str) -> str | None:
+    """Night, for a bedtime story (the words the reader drops as 'story about ...')."""
+    return "night" if re.search(r"\bbedtime\b|\bgoodnight\b|\bgood night\b", (prompt or "")[:READ_CHARS],
+                                re.I) else None
 
 
 def read_prompt(prompt: str) -> StoryRequest:
@@ -257,9 +293,14 @@ def read_prompt(prompt: str) -> StoryRequest:
     for m in mentions:
         if m is hero_m or len(companions) >= 2:
             continue
+        befriended = _companion_head(m.tok)
         if m.kind is not None and (not m.kind.animate or m.kind.word in _THINGS) and not (
-                m.tok.head.lemma_ in _COMPANION_VERBS and m.kind.word not in _THINGS and "toy" not in m.kind.chain):
+                befriended and "toy" not in m.kind.chain):
             continue
+        if m.tok.tag_ in ("NNS", "NNPS") and not befriended:
+            continue  # "sings to the sailors", "keeps bees": a crowd, not a companion
+        if m.tok.dep_ == "poss" and m.name is None:
+            continue  # "the king's birthday"
         if hero_m is not None and m.kind is not None and hero_m.kind is not None and m.kind.word == hero_m.kind.word \
                 and not m.name:
             continue
@@ -269,6 +310,11 @@ def read_prompt(prompt: str) -> StoryRequest:
         if all(c.noun != fig.noun or c.name != fig.name for c in companions):
             companions.append(fig)
     place, place_noun = _place(doc, hero_m.tok if hero_m else None)
+    wish = _wish(doc, hero_m.tok if hero_m else None)
+    if place is None and hero_m is not None and hero_m.kind is not None and hero_m.kind.role:
+        place = V.home_of(hero_m.kind)  # a baker's place is the bakery, whatever she bakes
+    if place is None:
+        place = _activity_place(doc)
     if place is None and hero_m is not None:
         place = V.home_of(hero_m.kind)
     props = []
@@ -278,5 +324,5 @@ def read_prompt(prompt: str) -> StoryRequest:
                 hero_m is None or t.i != hero_m.tok.i):
             props.append(w)
     return StoryRequest(hero=hero, companions=companions, place=place, place_noun=place_noun,
-                        time_of_day=_time(doc), weather=_weather(doc), wish=_wish(doc, hero_m.tok if hero_m else None),
+                        time_of_day=_time(doc) or _bedtime(prompt), weather=_weather(doc), wish=wish,
                         props=props[:8])

@@ -26,7 +26,7 @@ SPEECH_VERBS = frozenset(
     "demand wail cheer sniffle stammer stutter breathe lament grunt puff pant hum chatter retort admit "
     "chant recite boast complain observe remark note gulp".split())
 _TITLES = {"mr": "man", "mr.": "man", "mrs": "woman", "mrs.": "woman", "miss": "woman", "ms": "woman", "ms.": "woman",
-           "dr": "person", "dr.": "person", "sir": "man", "lady": "woman", "lord": "man", "grandma": "grandma",
+           "dr": "person", "dr.": "person", "sir": "knight", "lady": "woman", "lord": "man", "grandma": "grandma",
            "grandpa": "grandpa", "granny": "grandma", "aunt": "woman", "uncle": "man", "auntie": "woman",
            "captain": "captain", "king": "king", "queen": "queen", "prince": "prince", "princess": "princess",
            "old": "person", "mother": "woman", "father": "man", "professor": "teacher", "farmer": "farmer"}
@@ -194,8 +194,11 @@ class _Reader:
             k = V.kind_of(word)
             if k is None or k.word in _GENERIC_PEOPLE and self._generic_taken(k):
                 continue  # "the old man" when Mr. Alder is the only man: resolved later, not a new character
-            if info["family"] and self._generic_taken(k, before=info["first"]):
-                continue  # "her grandfather" after "an old fisherman": the same person, resolved later
+            if info["family"]:
+                same = self._family_match(k, info["first"])
+                if same is not None:  # "her grandfather" after "an old fisherman": the same person
+                    self._alias(same, word)
+                    continue
             person = self._add(f"the {word}", word, k.human, k.gender)
             person.mentions, person.first = info["count"], info["first"]
             self._alias(person, word)
@@ -210,16 +213,18 @@ class _Reader:
         keep = {p.id for p in self.people}
         self.by_key = {k: p for k, p in self.by_key.items() if p.id in keep}
 
-    def _generic_taken(self, k: V.Kind, before: int | None = None) -> bool:
-        """Whether a person already in the cast could be the one this generic or family noun names."""
-        if before is None:
-            return any(p.human and (not k.gender or p.gender in (None, k.gender)) for p in self.people)
-        for p in self.people:  # a family noun is someone already met only when gender and age agree
+    def _generic_taken(self, k: V.Kind) -> bool:
+        """Whether a person already in the cast could be the one this generic noun ('the man') names."""
+        return any(p.human and (not k.gender or p.gender in (None, k.gender)) for p in self.people)
+
+    def _family_match(self, k: V.Kind, before: int) -> Person | None:
+        """The person met earlier whom a family noun ('her grandfather') most likely names: same gender and age."""
+        for p in self.people:
             pk = V.kind_of(p.kind)
             if p.human and p.first < before and k.gender and p.gender == k.gender and pk is not None and \
                     (pk.age in ("adult", "old")) == (k.age in ("adult", "old")):
-                return True
-        return False
+                return p
+        return None
 
     def _name_at(self, tok) -> str | None:  # type: ignore[no-untyped-def]
         if tok.text in _MONTHS_DAYS or tok.ent_type_ in ("GPE", "LOC", "DATE", "TIME", "NORP", "FAC"):
@@ -288,18 +293,21 @@ class _Reader:
 
     # -- resolving mentions ---------------------------------------------------------------------------------------
 
-    def resolve(self, tok) -> str | None:  # type: ignore[no-untyped-def]
+    def resolve(self, tok, exclude: str | None = None) -> str | None:  # type: ignore[no-untyped-def]
         """The character a token refers to (a name, a kind noun, he/she), or None."""
         low = tok.lower_
         if low in _PRONOUN_GENDER:
-            return self.recent(_PRONOUN_GENDER[low], salient=True) or self.recent(_PRONOUN_GENDER[low])
+            return self.recent(_PRONOUN_GENDER[low], exclude, salient=True) or \
+                self.recent(_PRONOUN_GENDER[low], exclude)
         person = self.by_key.get(tok.text.lower()) if tok.text[:1].isupper() else None
         if person is None and tok.pos_ in ("NOUN", "PROPN"):
             person = self.by_key.get(low) or self.by_key.get(tok.lemma_.lower())
+            if person is not None and person.id == exclude:
+                person = None
             if person is None:
                 k = V.kind_of(low) or V.kind_of(tok.lemma_.lower())
                 if k is not None and k.animate:
-                    cands = [p for p in self.people if k.word in p.chain() or (
+                    cands = [p for p in self.people if p.id != exclude and k.word in p.chain() or p.id != exclude and (
                         k.human and p.human and k.base in _GENERIC_PEOPLE and (not k.gender or p.gender in (None, k.gender)))]
                     if cands:
                         order = {pid: i for i, pid in enumerate(self.history)}
@@ -362,6 +370,7 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
     sent_no = 0
     last_speakers: list[str] = []
     last_subject: str | None = None  # the subject of the latest sentence of pure narration
+    told: set[int] = set()  # sentences that said who spoke the quote before them ('Zara asked.')
     for d, doc in enumerate(docs):
         offs = starts[d]
         bare_paragraph = all(_only_quotes(s) for s in paragraphs[d]) if paragraphs[d] else False
@@ -394,6 +403,8 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
                     nlo = offs[si + 1]  # "Can you show me the way?" / Zara asked.
                     who = _attributed(reader, doc, d, [(nlo, nlo)], 0, nlo, nlo + len(paragraphs[d][si + 1]),
                                       in_quote)
+                    if who:
+                        told.add(g + 1)
                 if who is None and _only_quotes(sentence) and si > 0 and (g - 1, len(quotes[d][si - 1]) - 1) in speakers:
                     who = speakers[(g - 1, len(quotes[d][si - 1]) - 1)]  # the same speaker goes on
                 if who is None and _only_quotes(sentence) and last_subject:
@@ -410,8 +421,7 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
                     if who not in cast[g]:
                         cast[g].append(who)
                     reader.mention(who, True)
-            speech = any(t.lemma_.lower() in SPEECH_VERBS and t.pos_ == "VERB" for t in doc if lo <= t.idx < hi)
-            last_subject = subject if not spans and not speech else None
+            last_subject = subject if not spans and g not in told else None
         sent_no += len(paragraphs[d])
     return TextReading(characters=reader.people, speakers=speakers, cast=cast, places=places, weather=weather,
                        time_of_day=time_of_day)
@@ -440,13 +450,18 @@ def _attributed(reader: _Reader, doc, d: int, spans, qi: int, lo: int, hi: int, 
         near = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
         near += sorted((t for t in verb.doc[max(0, verb.i - 4):verb.i + 5] if t.i != verb.i),
                        key=lambda t: (abs(t.i - verb.i), t.i < verb.i))
+        said = doc.text[qa:qb].lower()
         for t in near:
-            if in_quote(d, t.idx) or t.dep_ == "pobj" or (
+            if in_quote(d, t.idx) or t.dep_ in ("pobj", "poss") or (
                     t.pos_ not in ("NOUN", "PROPN", "PRON") and t.text.lower() not in reader.by_key):
                 continue
             if t.lower_ in ("i", "we", "me"):
                 return None
             pid = reader.resolve(t)
+            person = next((p for p in reader.people if p.id == pid), None)
+            if person is not None and t.pos_ != "PROPN" and re.search(
+                    rf"\b{re.escape(person.name.lower())}\b", said):
+                pid = reader.resolve(t, exclude=pid)  # "“Rosie!” the woman cried": not Rosie herself
             if pid:
                 return pid
     return None

@@ -21,7 +21,7 @@ SETTING_KEYWORDS: dict[str, tuple[str, ...]] = {
     "workshop": ("workshop", "forge", "smithy", "shed", "garage", "workbench", "lab", "laboratory"),
     "farm": ("farm", "farmyard", "barn", "barnyard", "pasture", "orchard", "stable", "stables", "pigsty", "haystack",
              "henhouse", "ranch"),
-    "castle": ("castle", "fortress", "fort", "ramparts", "drawbridge", "moat", "kingdom", "tower", "towers"),
+    "castle": ("castle", "fortress", "fort", "ramparts", "drawbridge", "moat", "tower", "towers"),
     "castle hall": ("palace", "throne", "throne room", "ballroom", "great hall", "banquet", "hall", "court"),
     "street": ("street", "streets", "lane", "alley", "high street", "pavement", "sidewalk", "town square",
                "square", "market", "marketplace", "road"),
@@ -202,7 +202,7 @@ mouse animal | rabbit animal | deer animal | pig animal | cow animal | sheep ani
 mice mouse | geese goose | wolves wolf | bee animal | butterfly animal | animal creature | beast creature
 teddy toy | doll toy | puppet toy | toy creature | snowman creature | scarecrow creature | kite thing
 star creature | sun creature | cloud creature | moon creature | tree creature | train thing | car thing
-boat thing | rocket thing | balloon thing
+boat thing | rocket thing | balloon thing | comet thing | planet thing | snowflake thing
 """
 IS_A: dict[str, str] = {}
 for _pair in _IS_A_TEXT.replace("\n", "|").split("|"):
@@ -318,7 +318,8 @@ KIND_HOME: dict[str, str] = {
     "farmer": "farm", "shepherd": "farm", "milkmaid": "farm", "gardener": "garden", "librarian": "classroom",
     "wizard": "castle", "lion": "meadow", "giraffe": "meadow", "zebra": "meadow", "elephant": "meadow",
     "fox": "forest", "owl": "forest", "bear": "forest", "wolf": "forest", "deer": "forest", "squirrel": "forest",
-    "hedgehog": "garden", "rabbit": "meadow", "mouse": "meadow", "monkey": "forest", "tiger": "forest",
+    "hedgehog": "garden", "rabbit": "meadow", "mouse": "meadow", "mole": "meadow", "kitten": "bedroom",
+    "puppy": "garden", "teddy": "bedroom", "monkey": "forest", "tiger": "forest",
     "scientist": "workshop", "doctor": "village", "nurse": "village",
 }
 
@@ -333,6 +334,10 @@ def home_of(kind: "Kind | None") -> str | None:
     return None
 
 
+# what an activity implies about the place, when the prompt names none
+ACTIVITY_PLACES: dict[str, str] = {"bake": "kitchen", "cook": "kitchen", "sail": "sea", "surf": "beach",
+                                   "dig": "garden", "plant": "garden", "skate": "snow", "ski": "snow",
+                                   "sled": "snow", "fish": "river", "study": "classroom", "read": "bedroom"}
 WEATHER_RANK = {"storm": 0, "snow": 1, "rain": 2, "fog": 3, "wind": 4, "clouds": 5, "clear": 6}
 
 
