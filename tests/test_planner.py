@@ -176,10 +176,13 @@ def test_segment_exact_rule():
     text = "“I can fly,” said Pip.  \n Then she ran.\n\nShe said “hello” to nobody. Pip said, “Look!”"
     st = seg(text, 2)
     joined = " ".join(line.text for sc in st.scenes for line in sc.lines)
-    assert joined == "I can fly, said Pip. Then she ran. She said “hello” to nobody. Pip said, Look!"
+    # "She said “hello”" is attributed too: the pronoun goes to the last female character (Pip, by "she ran")
+    assert joined == "I can fly, said Pip. Then she ran. She said hello to nobody. Pip said, Look!"
     first = st.scenes[0].lines[0]
     assert first.speaker == "pip" and first.text == "I can fly,"
-    assert st.characters[0].id == "pip" and st.characters[0].kind == "character"
+    hello = [ln for sc in st.scenes for ln in sc.lines if ln.text == "hello"]
+    assert hello and hello[0].speaker == "pip"
+    assert st.characters[0].id == "pip" and st.characters[0].kind == "girl" and st.characters[0].gender == "she"
     assert st.title == "My Story"
 
 

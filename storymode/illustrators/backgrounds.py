@@ -12,6 +12,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from ..understanding.vocabulary import SETTING_KEYWORDS
+from ..understanding.vocabulary import resolve_setting as _resolve_setting
 from .palette import Color, Palette, mix, mul
 
 SETTINGS: tuple[str, ...] = (
@@ -23,68 +25,8 @@ INDOOR = frozenset({"bedroom", "kitchen", "classroom", "castle hall", "shop", "b
 NO_WEATHER = frozenset({"space", "moon"})  # no air, no weather
 FALLBACK = "meadow"
 
-KEYWORDS: dict[str, tuple[str, ...]] = {
-    "forest": ("forest", "woods", "wood", "woodland", "jungle", "grove", "tree", "trees", "rainforest",
-               "thicket", "clearing", "treehouse", "oak", "pine", "pines"),
-    "meadow": ("meadow", "field", "fields", "grass", "grassland", "farm", "farmyard", "park", "countryside",
-               "prairie", "pasture", "picnic", "barn", "playground"),
-    "hills": ("hill", "hills", "hillside", "valley", "slope", "path", "road", "trail", "hilltop"),
-    "mountains": ("mountain", "mountains", "peak", "peaks", "cliff", "cliffs", "volcano", "alps", "summit",
-                  "canyon", "rocky"),
-    "sea": ("sea", "ocean", "waves", "ship", "boat", "underwater", "reef", "harbor", "harbour", "port", "sail",
-            "sailing", "voyage", "bay"),
-    "beach": ("beach", "shore", "seashore", "coast", "sand", "sandy", "island", "seaside", "dock", "pier"),
-    "river": ("river", "stream", "brook", "creek", "bridge", "riverbank", "waterfall", "canal"),
-    "city": ("city", "street", "streets", "downtown", "town square", "square", "market", "shop", "store",
-             "rooftop", "rooftops", "station", "zoo", "museum", "skyscraper"),
-    "village": ("village", "town", "cottage", "farmhouse", "hut", "houses", "neighborhood", "neighbourhood",
-                "home", "house", "yard"),
-    "snow": ("snow", "snowy", "arctic", "antarctic", "ice", "icy", "winter", "glacier", "igloo", "frozen",
-             "north pole", "tundra", "sled", "ski"),
-    "desert": ("desert", "dune", "dunes", "sahara", "oasis", "pyramid", "pyramids", "cactus", "savanna",
-               "savannah"),
-    "cave": ("cave", "cavern", "caves", "tunnel", "underground", "mine", "den", "burrow", "lair", "grotto",
-             "dungeon"),
-    "space": ("space", "outer space", "moon", "planet", "planets", "galaxy", "rocket", "spaceship", "orbit",
-              "mars", "stars", "universe", "asteroid", "comet"),
-    "sky": ("sky", "clouds", "cloud", "air", "flying", "heaven", "balloon", "rainbow", "above"),
-    "garden": ("garden", "gardens", "flowers", "flower", "backyard", "orchard", "greenhouse", "patch"),
-    "lake": ("lake", "pond", "lagoon", "pool", "swamp", "marsh"),
-    "bedroom": ("bedroom", "bed", "nursery", "room", "attic", "indoors", "inside", "living room",
-                "playroom", "bath", "bathroom"),
-    "kitchen": ("kitchen", "bakery", "dining", "cafe", "restaurant", "pantry", "table"),
-    "classroom": ("classroom", "school", "class", "library", "lesson", "lab", "laboratory", "study",
-                  "office", "workshop"),
-    "castle hall": ("castle", "palace", "throne", "hall", "ballroom", "kingdom", "tower", "fortress",
-                    "court", "throne room", "castle hall"),
-}
-
-
-def resolve_setting(text: str) -> str:
-    """The setting this text names, by keyword (the earliest keyword in the text wins); fallback meadow."""
-    low = (text or "").strip().lower().replace("_", " ").replace("-", " ")
-    if low in SETTINGS:
-        return low
-    words = re.findall(r"[a-z]+", low)
-    if not words:
-        return FALLBACK
-    lookup: dict[str, str] = {}
-    for setting, keys in KEYWORDS.items():
-        for k in keys:
-            lookup.setdefault(k, setting)
-    best: tuple[int, int, str] | None = None
-    for i in range(len(words)):
-        for n in (2, 1):
-            piece = " ".join(words[i:i + n])
-            cands = [piece]
-            if n == 1 and piece.endswith("s") and len(piece) > 3:
-                cands.append(piece[:-1])
-            for cand in cands:
-                if cand in lookup:
-                    rank = (i, -n, lookup[cand])
-                    if best is None or rank < best:
-                        best = rank
-    return best[2] if best else FALLBACK
+KEYWORDS = SETTING_KEYWORDS  # the shared vocabulary's words for each setting
+resolve_setting = _resolve_setting
 
 
 @dataclass
@@ -1363,16 +1305,18 @@ def _earth(c: _Ctx, x: float, y: float, r: float) -> None:
     _glow(c, x, y, r, (120, 170, 255), rings=3, alpha=16)
     disc = Image.new("RGB", (size, size), (36, 104, 206))
     dd = ImageDraw.Draw(disc, "RGBA")
-    for _ in range(5):  # land
-        cx, cy, k = rng.uniform(0.1, 0.9) * size, rng.uniform(0.1, 0.9) * size, rng.uniform(0.12, 0.26) * size
+    for i in range(4):  # land (mostly ocean still): the first continent green, on the sunlit side
+        cx, cy, k = rng.uniform(0.1, 0.9) * size, rng.uniform(0.1, 0.9) * size, rng.uniform(0.09, 0.16) * size
         col = rng.choice(((84, 160, 80), (110, 170, 90), (190, 170, 110)))
+        if i == 0:
+            cx, cy, k, col = rng.uniform(0.22, 0.4) * size, rng.uniform(0.35, 0.6) * size, 0.16 * size, (84, 160, 80)
         for _ in range(3):
             ox, oy = rng.uniform(-0.6, 0.6) * k, rng.uniform(-0.6, 0.6) * k
             dd.ellipse([cx + ox - k, cy + oy - k * 0.7, cx + ox + k, cy + oy + k * 0.7], fill=col)
-    for _ in range(6):  # clouds
-        cx, cy, k = rng.uniform(0, 1) * size, rng.uniform(0, 1) * size, rng.uniform(0.08, 0.2) * size
-        dd.ellipse([cx - k, cy - k * 0.3, cx + k, cy + k * 0.3], fill=(255, 255, 255, 190))
-    dd.ellipse([size * 0.38, -size * 0.15, size * 1.5, size * 1.15], fill=(0, 6, 24, 150))  # night side
+    for _ in range(5):  # clouds
+        cx, cy, k = rng.uniform(0, 1) * size, rng.uniform(0, 1) * size, rng.uniform(0.08, 0.18) * size
+        dd.ellipse([cx - k, cy - k * 0.25, cx + k, cy + k * 0.25], fill=(255, 255, 255, 170))
+    dd.ellipse([size * 0.5, -size * 0.15, size * 1.6, size * 1.15], fill=(0, 6, 24, 150))  # night side
     dd.ellipse([size * 0.12, size * 0.1, size * 0.42, size * 0.36], fill=(255, 255, 255, 40))  # shine
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).ellipse([0, 0, size - 1, size - 1], fill=255)
@@ -2336,7 +2280,13 @@ def _lightning(region, x0: float, y0: float, x1: float, y1: float, u: float, rng
     w, h = region.size
     layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer, "RGBA")
-    x = x0 + (x1 - x0) * rng.uniform(0.2, 0.8)
+    xs = [x0 + (x1 - x0) * rng.uniform(0.15, 0.85) for _ in range(6)]
+    x = xs[0]
+    if sky_mask is not None:  # strike where most of the sky is open, not behind a roof or tower
+        import numpy as np
+
+        open_sky = np.asarray(sky_mask.crop((0, 0, w, max(1, int(y1)))), dtype=np.float32)
+        x = max(xs, key=lambda v: open_sky[:, max(0, min(w - 1, int(v)))].mean())
     main = _bolt_points(x, y0 - 0.02 * u, y1, u, rng)
     branches = []
     for _ in range(rng.randint(1, 3)):

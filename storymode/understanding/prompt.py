@@ -24,8 +24,9 @@ _WISH_VERBS = frozenset("want wish long dream hope learn try need decide plan se
 _DEED_VERBS = frozenset("befriend help save rescue find search look chase build bake fix mend win meet visit "
                         "explore climb cross catch protect guard free follow discover deliver carry paint "
                         "sail fly swim escape solve".split())
-_COMPANION_VERBS = frozenset("befriend meet help save rescue follow join accompany find adopt visit".split())
+_COMPANION_VERBS = frozenset("befriend meet help save rescue follow join accompany adopt visit".split())
 _SKYISH = frozenset({"moon", "star", "stars", "sky", "clouds", "cloud", "rainbow", "balloon", "sun", "air"})
+_TITLE_KINDS = frozenset("sir lady lord mr mrs miss grandpa grandma granny captain man woman person".split())
 _THINGS = frozenset({"moon", "star", "sun", "kite", "balloon", "boat", "rocket", "tree", "cloud", "car", "train"})
 FEMALE_NAMES = frozenset(
     "Mia Lila Ada Nora Rosa Ivy Emma Olivia Ava Sophia Isla Amelia Lily Chloe Grace Zoe Ella Lucy Ruby Alice Anna "
@@ -72,8 +73,15 @@ def _is_name(tok) -> bool:  # type: ignore[no-untyped-def]
     text = tok.text.strip("'’")
     if not text[:1].isupper() or text in _NOT_NAMES or len(text) > 24 or not text.isalpha():
         return False
-    if V.kind_of(text.lower()) or V.setting_of(text.lower()) or text.lower() in V.TRAITS:
-        return False
+    low = text.lower()
+    called = tok.head.lemma_ in ("name", "call") or tok.dep_ in ("appos", "oprd")
+    bare = tok.i > tok.sent.start and not any(c.dep_ in ("det", "poss") for c in tok.children) and \
+        tok.doc[tok.i - 1].lower_ not in ("the", "a", "an", "this", "that", "my", "his", "her", "their", "our")
+    if V.kind_of(low) and (called or bare) and not V.setting_of(low):
+        return True  # "a girl named Wren", "said Robin": a kind word used as a name
+    if V.kind_of(low) or V.setting_of(low) or low in V.TRAITS or low in V.PROP_WORDS or \
+            tok.lemma_.lower() in V.PROP_WORDS:
+        return False  # "the Fox", "some fine bunches of Grapes": a fable's capitals name kinds and things
     if text in FEMALE_NAMES or text in MALE_NAMES or tok.ent_type_ == "PERSON":
         return True
     return tok.pos_ == "PROPN" or (tok.i > tok.sent.start and tok.pos_ not in ("VERB", "ADJ"))
@@ -145,13 +153,14 @@ def _mentions(doc) -> list[_Mention]:  # type: ignore[no-untyped-def]
             continue
         if tok.dep_ in ("poss", "compound") and _kind_token(tok.head) is not None:
             continue  # "keeper's daughter", "bear cub": the head is the figure
-        if tok.dep_ == "amod" or tok.dep_ in ("attr", "acomp") and tok.head.lemma_ in ("be", "become"):
+        if tok.dep_ == "amod" or tok.dep_ not in ("nsubj", "nsubjpass") and tok.head.lemma_ in ("be", "become"):
             continue  # "a giant cake"; "wants to be a baker" is a wish, not a companion
         name = None
         for t in list(tok.children) + [tok.head]:
-            if t.dep_ in ("appos", "oprd", "attr") and _is_name(t) or (
-                    t.dep_ == "acl" and t.lemma_ in ("call", "name")):
-                cand = t if t.dep_ != "acl" else next((c for c in t.children if _is_name(c)), None)
+            is_head = t.i == tok.head.i and t.i != tok.i
+            linked = (tok.dep_ == "appos" if is_head else t.dep_ in ("appos", "oprd", "attr"))
+            if linked and _is_name(t) or (not is_head and t.dep_ == "acl" and t.lemma_ in ("call", "name")):
+                cand = t if t.dep_ != "acl" or is_head else next((c for c in t.children if _is_name(c)), None)
                 if cand is not None and _is_name(cand):
                     name = cand.text
                     named.add(cand.i)
@@ -166,8 +175,11 @@ def _mentions(doc) -> list[_Mention]:  # type: ignore[no-untyped-def]
         if name is None and left >= 1 and doc[left].lower_ == "the" and _is_name(doc[left - 1]):
             name = doc[left - 1].text
             named.add(left - 1)
-        if name is not None and any(m.name == name for m in out):
-            continue  # "Grandpa Joe the fisherman": one figure
+        same = next((m for m in out if name is not None and m.name == name), None)
+        if same is not None:  # "Grandpa Joe the fisherman", "Sir Bramble, a knight": one figure
+            if same.kind is None or same.kind.word in _TITLE_KINDS:
+                same.kind = kind  # the title says less than the kind
+            continue
         out.append(_Mention(tok, kind, name))
     for tok in doc:
         if tok.i in named or not _is_name(tok):
@@ -313,6 +325,10 @@ def read_prompt(prompt: str) -> StoryRequest:
     wish = _wish(doc, hero_m.tok if hero_m else None)
     if place is None and hero_m is not None and hero_m.kind is not None and hero_m.kind.role:
         place = V.home_of(hero_m.kind)  # a baker's place is the bakery, whatever she bakes
+    if place is None and hero_m is not None:
+        for c in hero_m.tok.children:  # a farmer's son lives on the farm
+            if c.dep_ == "poss" and V.kind_of(c.lower_) is not None:
+                place = V.home_of(V.kind_of(c.lower_)) or place
     if place is None:
         place = _activity_place(doc)
     if place is None and hero_m is not None:

@@ -128,6 +128,7 @@ class _Reader:
         names: dict[str, dict] = {}
         kinds: dict[str, dict] = {}
         order = 0
+        common = {t.text for doc in docs for t in doc if t.text.islower()}  # "splash" makes "Splash," no name
         for d, doc in enumerate(docs):
             if _is_heading(doc.text):
                 continue  # "Morning on the Harbour" names no one
@@ -136,6 +137,9 @@ class _Reader:
                 if in_quote(d, tok.idx):
                     continue
                 name = self._name_at(tok)
+                if name and name.lower() in common and name not in FEMALE_NAMES | MALE_NAMES and \
+                        tok.ent_type_ != "PERSON":
+                    name = None
                 if name:
                     info = names.setdefault(name, {"count": 0, "kind": None, "title": None, "first": order})
                     info["count"] += 1
@@ -148,8 +152,9 @@ class _Reader:
                     continue
                 kind = self._kind_at(tok)
                 if kind:
+                    definite = any(c.dep_ == "det" and c.lower_ == "the" for c in tok.children)
                     info = kinds.setdefault(kind.word, {"count": 0, "adjs": [], "named": None, "first": order,
-                                                        "family": True})
+                                                        "family": True, "definite": definite})
                     info["count"] += 1
                     if not (kind.word in _FAMILY and any(c.dep_ == "poss" for c in tok.children)):
                         info["family"] = False
@@ -199,14 +204,20 @@ class _Reader:
                 if same is not None:  # "her grandfather" after "an old fisherman": the same person
                     self._alias(same, word)
                     continue
+            if k.role and k.human and info["definite"]:
+                same = self._role_match(k, info["first"])
+                if same is not None:  # "Mrs. Pike ran the bakery ... said the baker": her trade
+                    same.kind = word
+                    self._alias(same, f"the {word}")
+                    self._alias(same, word)
+                    continue
             person = self._add(f"the {word}", word, k.human, k.gender)
             person.mentions, person.first = info["count"], info["first"]
             self._alias(person, word)
             for a in info["adjs"]:
                 self._alias(person, a)
-        for p in self.people:  # kinds for names with none: their gender, else a child
+        for p in self.people:  # names with no kind are people; which kind waits for their pronouns
             if not p.kind:
-                p.kind = {"she": "girl", "he": "boy"}.get(p.gender or "", "child")
                 p.human = True
         self.people.sort(key=lambda p: -p.mentions)
         del self.people[CAST_MAX:]
@@ -215,7 +226,21 @@ class _Reader:
 
     def _generic_taken(self, k: V.Kind) -> bool:
         """Whether a person already in the cast could be the one this generic noun ('the man') names."""
-        return any(p.human and (not k.gender or p.gender in (None, k.gender)) for p in self.people)
+        grown = k.age in ("adult", "old")
+        for p in self.people:
+            pk = V.kind_of(p.kind) if p.kind else None
+            if p.human and (not k.gender or p.gender in (None, k.gender)) and (
+                    pk is None or (pk.age in ("adult", "old")) == grown):
+                return True
+        return False
+
+    def _role_match(self, k: V.Kind, before: int) -> Person | None:
+        """The person met earlier, of no trade yet, whom 'the baker' or 'the violinist' most likely names."""
+        for p in sorted(self.people, key=lambda x: x.first):
+            if p.human and p.first < before and p.kind in ("", "man", "woman", "person") and (
+                    not k.gender or p.gender in (None, k.gender)):
+                return p
+        return None
 
     def _family_match(self, k: V.Kind, before: int) -> Person | None:
         """The person met earlier whom a family noun ('her grandfather') most likely names: same gender and age."""
@@ -361,6 +386,11 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
     reader = _Reader(paragraphs)
     reader.discover(docs, in_quote)
     _vote_genders(reader, docs, in_quote)
+    for p in reader.people:  # kinds for names with none: a girl or a boy by their pronouns, else a child
+        if not p.kind:
+            p.kind = {"she": "girl", "he": "boy"}.get(p.gender or "", "child")
+        elif p.kind == "person" and p.gender:
+            p.kind = "woman" if p.gender == "she" else "man"
 
     speakers: dict[tuple[int, int], str] = {}
     cast: dict[int, list[str]] = {}
@@ -409,10 +439,8 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
                     who = speakers[(g - 1, len(quotes[d][si - 1]) - 1)]  # the same speaker goes on
                 if who is None and _only_quotes(sentence) and last_subject:
                     who = last_subject  # "Tilly looked up. “Who's there?”"
-                if who is None and bare_paragraph and len(last_speakers) >= 2 and last_speakers[-1] != last_speakers[-2]:
-                    who = last_speakers[-2]  # turn-taking in a run of bare quotes
                 if who is None and bare_paragraph and last_speakers:
-                    who = reader.recent(exclude=last_speakers[-1])
+                    who = reader.recent(exclude=last_speakers[-1])  # turn-taking: the one spoken to answers
                 if who:
                     speakers[(g, qi)] = who
                     if not last_speakers or last_speakers[-1] != who:
@@ -464,6 +492,11 @@ def _attributed(reader: _Reader, doc, d: int, spans, qi: int, lo: int, hi: int, 
                 pid = reader.resolve(t, exclude=pid)  # "“Rosie!” the woman cried": not Rosie herself
             if pid:
                 return pid
+    after = [t for t in doc if qb <= t.idx < right and not t.is_punct][:3]
+    if len(after) >= 2 and after[1].pos_ == "VERB" and after[0].pos_ in ("PROPN", "NOUN", "PRON"):
+        pid = reader.resolve(after[0])  # "A good idea," Sam decided.
+        if pid:
+            return pid
     return None
 
 

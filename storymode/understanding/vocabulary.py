@@ -49,8 +49,9 @@ SETTING_KEYWORDS: dict[str, tuple[str, ...]] = {
              "den"),
     "space": ("space", "outer space", "planet", "planets", "galaxy", "rocket", "spaceship", "orbit", "mars",
               "universe", "asteroid", "comet", "spacecraft"),
-    "sky": ("sky", "clouds", "cloud", "air", "heaven", "balloon", "rainbow", "skies"),
-    "garden": ("garden", "gardens", "flowers", "flowerbed", "backyard", "greenhouse", "patch", "allotment"),
+    "sky": ("sky", "clouds", "cloud", "heaven", "balloon", "rainbow", "skies"),
+    "garden": ("garden", "gardens", "flowers", "flowerbed", "backyard", "greenhouse", "patch", "allotment", "vine",
+               "vines", "vineyard", "trellis"),
     "lake": ("lake", "pond", "lagoon", "pool", "swamp", "marsh", "lily pad"),
     "bedroom": ("bedroom", "bed", "nursery", "attic", "playroom", "bathroom", "living room", "room"),
     "kitchen": ("kitchen", "dining", "cafe", "café", "restaurant", "pantry", "stove"),
@@ -410,3 +411,22 @@ def setting_of(word: str) -> str | None:
     if w.endswith("s") and w[:-1] in table:
         return table[w[:-1]]
     return None
+
+
+def resolve_setting(text: str) -> str:
+    """The setting a free-text place names ('the old lighthouse by the ocean' -> 'lighthouse'): a setting's own
+    name, else the earliest keyword (two-word keywords first at the same place); the fallback a meadow."""
+    import re
+
+    low = (text or "").strip().lower().replace("_", " ").replace("-", " ")
+    if low in SETTING_KEYWORDS:
+        return low
+    words = re.findall(r"[a-z]+", low)
+    table = setting_lookup()
+    for i in range(len(words)):
+        for n in (2, 1):
+            piece = " ".join(words[i:i + n])
+            for cand in (piece, piece[:-1] if n == 1 and piece.endswith("s") and len(piece) > 3 else None):
+                if cand and cand in table:
+                    return table[cand]
+    return FALLBACK_SETTING
