@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
-    """One progress event. kind: stage-start, step, stage-end, done, warning."""
+    """One progress event. kind: stage-start, step, stage-end, done, warning, note (what was understood)."""
 
     kind: str
     stage: str = ""

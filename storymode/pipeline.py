@@ -107,6 +107,15 @@ def warnings_said(emit: Listener, stage: str) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- write
+def understood_note(story: Story) -> str:
+    """One line saying what the writer understood: the prompt's request, or the text's cast and places."""
+    if story.request is not None and story.request.summary():
+        return f"read the prompt as {story.request.summary()} (story.json: request)"
+    cast = ", ".join(f"{c.name} ({c.kind})" for c in story.characters[:6]) or "no characters"
+    places = ", ".join(dict.fromkeys(sc.brief.setting for sc in story.scenes))
+    return f"read {story.title!r}: {cast}; {places}"
+
+
 def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None, text: str | None = None,
                 title: str | None = None, fresh: bool = False, emit: Listener = ignore) -> Story:
     """story.json for the request: reused (with the user's edits) when the request is unchanged."""
@@ -137,6 +146,7 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
         story = writer.segment(text, request) if text is not None else writer.write(request)
     atomic_write_text(ws.story_path, story.to_json())
     ws.set_meta("story_key", key)
+    emit(Event("note", "write", message=understood_note(story), data={"title": story.title}))
     emit(Event("step", "write", done=1, total=1))
     emit(Event("stage-end", "write", done=1, total=1, seconds=time.perf_counter() - t0))
     return story

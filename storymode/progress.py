@@ -45,6 +45,8 @@ class Bars:
             self.progress.update(self.tasks[event.stage], completed=event.done, total=event.total or 1, note=note)
         elif event.kind == "warning":
             self.progress.console.print(f"[yellow]warning:[/] {event.message}", markup=True, highlight=False)
+        elif event.kind == "note":
+            self.progress.console.print(event.message, markup=False, highlight=False)
 
     def close(self) -> None:
         """Stop drawing."""

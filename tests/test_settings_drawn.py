@@ -140,9 +140,9 @@ def test_moon_black_sky_grey_ground_and_the_earth(draw):
         px, stage, drawn = draw("moon", tod=tod, weather="storm")
         assert drawn["weather"] == "clear"  # no weather on the moon
         sky = px[: int(stage.horizon_y * 0.85)]
-        assert np.median(luma(sky)) < 30
+        assert np.median(luma(sky)) < 20  # black, not the purple of outer space
         ground = px[stage.ground_y: stage.height - 4]
-        assert grey(ground, 32).mean() > 0.9  # (a little blue in the earthlight at night)
+        assert grey(ground, 12 if tod == "day" else 32).mean() > 0.9  # (a little blue in the earthlight at night)
         assert 80 < luma(ground).mean() < 210
         earth_blue = (sky[..., 2] > 150) & (sky[..., 2] > sky[..., 0] + 60)
         earth_green = (sky[..., 1] > 110) & (sky[..., 1] > sky[..., 0] + 25) & (sky[..., 1] > sky[..., 2])
@@ -235,7 +235,7 @@ def test_shop_has_clocks_and_brass(draw):
     assert near_white(wall).sum() > 150  # clock faces
     brass = ((px[..., 0] > 170) & (px[..., 1] > 125) & (px[..., 1] < 190) & (px[..., 2] < 110)
              & (px[..., 0] - px[..., 2] > 90))
-    assert brass.sum() > 300  # brass clock cases, pendulums and the till
+    assert brass.sum() > 150  # brass clock cases, pendulums and the till
 
 
 def test_workshop_has_brass_gears_and_a_pegboard(draw):
@@ -271,14 +271,14 @@ def test_storm_supersampled_lightning_stays_in_the_sky():
 
 @pytest.mark.parametrize("setting", ["sea", "beach", "lake", "lighthouse"])
 def test_storm_waves_are_rough(draw, setting):
-    def foam(px, stage):
-        low = stage.water_y + (stage.water_y - stage.horizon_y) if stage.water_y else stage.ground_y
-        band = luma(px[stage.horizon_y + 2: int(min(low, stage.ground_y))])
+    def foam(px, stage):  # how much of the open water is much brighter than its row: white caps and spray
+        band = luma(px[stage.horizon_y + 2: stage.water_y + 2, int(0.35 * stage.width): int(0.65 * stage.width)])
         return ((band - np.median(band, axis=1, keepdims=True)) > 40).mean()
 
-    calm, calm_stage, _ = draw(setting)
-    rough, rough_stage, _ = draw(setting, weather="storm")
-    assert foam(rough, rough_stage) > max(0.12, 2 * foam(calm, calm_stage))
+    calm = foam(*draw(setting)[:2])
+    rain = foam(*draw(setting, weather="rain")[:2])  # rain streaks alone do not make the sea rough
+    rough = foam(*draw(setting, weather="storm")[:2])
+    assert rough > max(0.09, 1.7 * calm, 1.7 * rain)
 
 
 @pytest.mark.parametrize("setting", NEW_INDOOR + ("kitchen",))

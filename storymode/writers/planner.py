@@ -123,7 +123,7 @@ class PlannerWriter(Writer):
     """Writes a story by filling story-shape grammars with the prompt's hero, goal and setting; no model needed."""
 
     name = "planner"
-    version = "1"
+    version = "2"  # 2: prompts and texts read by storymode.understanding
     description = "offline story planner (story spine, fable, bedtime, adventure shapes)"
     Options = PlannerOptions
     last_polish = None  # the PolishReport of the latest write() that polished (for benchmarks and tests)
