@@ -9,7 +9,6 @@ import copy
 import functools
 import math
 import random
-import re
 from dataclasses import dataclass, field
 
 from ..understanding.vocabulary import SETTING_KEYWORDS

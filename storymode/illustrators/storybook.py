@@ -30,6 +30,46 @@ _WATER_THINGS = frozenset(
     "ferry submarine".split())
 
 
+_SWIMMERS = frozenset("whale dolphin fish shark octopus squid orca narwhal porpoise jellyfish seahorse "
+                      "goldfish".split())
+
+
+_HIGH_WORDS = frozenset("hang hanging hung hangs high above vine vines branch branches tree trees trellis up "
+                        "reach reached reaching overhead top shelf ceiling".split())
+
+
+def _vine(img, x: float, bottom: float, u: int, light: tuple) -> None:  # type: ignore[no-untyped-def]
+    """A leafy vine hanging from the top of the picture down to a hanging prop."""
+    from PIL import ImageDraw
+
+    d = ImageDraw.Draw(img)
+    green = tuple(int(c * k) for c, k in zip((70, 120, 50), light))
+    w = max(1, int(u * 0.012))
+    pts = [(x + (u * 0.02 if i % 2 else -u * 0.02) * (i / 6), bottom * i / 6) for i in range(7)]
+    d.line(pts, fill=green, width=w, joint="curve")
+    for i, (px, py) in enumerate(pts[1:-1], 1):
+        r = u * 0.022
+        dx = r if i % 2 else -r
+        d.ellipse([px + dx - r, py - r * 0.6, px + dx + r, py + r * 0.6], fill=green)
+
+
+def _hangs_high(prop: str, scene_text: str) -> bool:
+    """Whether the scene puts the prop up high ('grapes hanging from a vine', 'apples high in the tree')."""
+    import re
+
+    words = re.findall(r"[a-z]+", (scene_text or "").lower())
+    stem = prop.lower().rstrip("s")
+    for i, w in enumerate(words):
+        if w.rstrip("s") == stem and _HIGH_WORDS & set(words[max(0, i - 6):i + 7]):
+            return True
+    return False
+
+
+def _swims(look: dict) -> bool:
+    """Whether a character lives in the water (drawn in it, not standing on the shore)."""
+    return bool(_SWIMMERS & (set(look.get("via") or ()) | {look.get("word", "")}))
+
+
 def _words(text: str) -> set[str]:
     import re
 
@@ -496,8 +536,12 @@ class StorybookIllustrator(Illustrator):
         for i, (ch, lk, fx) in enumerate(zip(cast, looks, xs)):
             back = n >= 3 and i % 2 == 1
             size = base * lk["size"] * (0.9 if back else 1.0)
-            size = max(8, int(round(size / 4.0)) * 4)
             feet = stage.ground_y - (int(0.035 * height) if back else 0)
+            if _swims(lk) and stage.water_y is not None and stage.setting != "sea":
+                size *= 0.8  # a whale by the shore swims in the sea behind, half under the waves
+                feet = min(stage.ground_y, stage.water_y + size * 0.3)
+                back = True
+            size = max(8, int(round(size / 4.0)) * 4)
             placed.append((back, feet, fx, size, ch, lk))
             prop = lk["role_prop"]
             drawn_chars[ch.id] = {"sprite": lk["stem"], "as": lk["word"], "via": list(lk["via"]),
@@ -527,7 +571,14 @@ class StorybookIllustrator(Illustrator):
                 water_stems.add(stem)
             if words & _GLOWING:
                 glowing.add(stem)
-            if words & _SKY_THINGS and not stage.indoor:
+            if n and _hangs_high(prop, request.scene_text):
+                size = 0.16 * u  # "grapes hanging from a vine": up out of reach, beside the first character
+                side = 0.14 if xs[0] < 0.5 else -0.14
+                y = max(size, stage.ground_y - 0.62 * u * opts.sprite_scale)
+                hx = min(0.95, max(0.05, xs[0] + side))
+                _vine(img, hx * width, y - size * 0.85, u, pal.sprite_light)
+                prop_items.append((y, hx, size, stem, 0.0, False))
+            elif words & _SKY_THINGS and not stage.indoor:
                 size = 0.17 * u
                 y = rng.uniform(*stage.sky_band) + size / 2 if stage.sky_band[1] > stage.sky_band[0] else height * 0.25
                 prop_items.append((y, fx, size, stem, 0.0, False))
@@ -578,7 +629,7 @@ class StorybookIllustrator(Illustrator):
             paste(stem, size, fx * width, y, flip=fx < 0.5, haze_amount=haze_amount, shadow=on_ground,
                   glow=stem in glowing)
         near_props = [p for p in prop_items if p[5] and p[0] > stage.ground_y - 0.02 * height and n]
-        for back, feet, fx, size, ch, lk in sorted(placed, key=lambda p: (not p[0], p[2])):
+        for back, feet, fx, size, ch, lk in sorted(placed, key=lambda p: (not p[0], p[1], p[2])):
             flip = n >= 2 and fx < 0.5 or n == 1 and fx < 0.5
             figure = None
             if lk["person"]:
@@ -589,7 +640,8 @@ class StorybookIllustrator(Illustrator):
             else:
                 fw = sprites.render(lk["stem"], size, lk["stem"] in water_stems).width
             cx = min(max(fx * width, fw / 2), width - fw / 2) if fw < width else width / 2  # inside the picture
-            box = paste(lk["stem"], size, cx, feet, flip, lk["tint"], lk["strength"], spr=figure)
+            box = paste(lk["stem"], size, cx, feet, flip, lk["tint"], lk["strength"], spr=figure,
+                        shadow=not (_swims(lk) and stage.water_y is not None))
             boxes[ch.id] = [max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3])]
         for y, fx, size, stem, haze_amount, _ in near_props:
             paste(stem, size * 0.8, fx * width, y + 0.015 * height, flip=fx < 0.5, glow=stem in glowing)
