@@ -34,8 +34,10 @@ _SWIMMERS = frozenset("whale dolphin fish shark octopus squid orca narwhal porpo
                       "goldfish".split())
 
 
-_HIGH_WORDS = frozenset("hang hanging hung hangs high above vine vines branch branches tree trees trellis up "
-                        "reach reached reaching overhead top shelf ceiling".split())
+_HIGH_WORDS = frozenset("hang hanging hung hangs high above vine vines branch branches tree trees trellis "
+                        "reach reached reaching overhead".split())
+_HANGABLE = frozenset("grape apple pear cherry cherries plum lemon orange banana coconut fruit nut acorn hive "
+                      "lantern bell".split())
 
 
 def _vine(img, x: float, bottom: float, u: int, light: tuple) -> None:  # type: ignore[no-untyped-def]
@@ -59,6 +61,8 @@ def _hangs_high(prop: str, scene_text: str) -> bool:
 
     words = re.findall(r"[a-z]+", (scene_text or "").lower())
     stem = prop.lower().rstrip("s")
+    if stem not in _HANGABLE:
+        return False
     for i, w in enumerate(words):
         if w.rstrip("s") == stem and _HIGH_WORDS & set(words[max(0, i - 6):i + 7]):
             return True
@@ -560,6 +564,8 @@ class StorybookIllustrator(Illustrator):
         water_stems: set[str] = set()
         glowing: set[str] = set()
         for k, prop in enumerate(brief.props[:8]):
+            if prop.lower() in ("moon", "sun") and not stage.indoor and setting not in ("space", "moon"):
+                continue  # the sky already has its own moon or sun
             stem, word = sprites.lookup_phrase(prop)
             if not stem:
                 undrawn.append(prop)

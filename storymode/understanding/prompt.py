@@ -26,6 +26,8 @@ _DEED_VERBS = frozenset("befriend help save rescue find search look chase build 
                         "sail fly swim escape solve".split())
 _COMPANION_VERBS = frozenset("befriend meet help save rescue follow join accompany adopt visit".split())
 _SKYISH = frozenset({"moon", "star", "stars", "sky", "clouds", "cloud", "rainbow", "balloon", "sun", "air"})
+_HONORIFICS = frozenset("mr mrs ms miss dr sir lady lord captain professor aunt auntie uncle grandma grandpa "
+                         "granny king queen prince princess".split())
 _TITLE_KINDS = frozenset("sir lady lord mr mrs miss grandpa grandma granny captain man woman person".split())
 _THINGS = frozenset({"moon", "star", "sun", "kite", "balloon", "boat", "rocket", "tree", "cloud", "car", "train"})
 FEMALE_NAMES = frozenset(
@@ -75,6 +77,8 @@ def _is_name(tok) -> bool:  # type: ignore[no-untyped-def]
     if not text[:1].isupper() or text in _NOT_NAMES or len(text) > 24 or not text.isalpha():
         return False
     low = text.lower()
+    if tok.i > 0 and tok.doc[tok.i - 1].text.rstrip(".").lower() in _HONORIFICS:
+        return True  # "Mrs. Brook", "Captain Juno": a name whatever else the word means
     called = tok.head.lemma_ in ("name", "call") or tok.dep_ in ("appos", "oprd")
     bare = tok.i > tok.sent.start and not any(c.dep_ in ("det", "poss") for c in tok.children) and \
         tok.doc[tok.i - 1].lower_ not in ("the", "a", "an", "this", "that", "my", "his", "her", "their", "our")
@@ -210,6 +214,10 @@ def _place(doc, hero_tok) -> tuple[str | None, str | None]:  # type: ignore[no-u
                 continue  # "a snowy afternoon" is weather, not a place
             in_hero = hero_tok is not None and tok.i in {t.i for t in hero_tok.subtree} and tok.i != hero_tok.i
             score = 3.0 if locative else 2.0 if in_hero else 1.0
+            if " " in w:
+                score += 1.0  # "a space station", "the village square": the two words together say more
+            elif tok.dep_ == "compound" and V.setting_of(tok.head.lower_):
+                score -= 0.5  # "the village street" is a street
             if tok.pos_ == "VERB":
                 score -= 0.5
             rank = (score, -tok.i, setting, w)

@@ -34,6 +34,7 @@ _PRONOUN_GENDER = {"she": "she", "her": "she", "hers": "she", "herself": "she",
                    "he": "he", "him": "he", "his": "he", "himself": "he"}
 _LOCATIVE = frozenset("in at on inside into onto to near by beside under across through within among atop behind "
                       "outside around along over toward towards".split())
+_MOTION = frozenset("go fly travel sail rocket journey float climb walk run race ride zoom blast land".split())
 _GENERIC_PEOPLE = frozenset({"man", "woman", "person", "lady", "gentleman", "child", "girl", "boy", "kid"})
 _NOT_CHARACTERS = frozenset({"voice", "someone", "everyone", "nobody", "anyone", "thing", "people", "crowd",
                              "moon", "sun", "star", "stars", "tree", "cloud", "kite", "balloon", "boat", "train",
@@ -167,8 +168,12 @@ class _Reader:
         # a name that appears only at the start of sentences is still a name when spaCy tags it PROPN
         for name, info in sorted(names.items(), key=lambda kv: -kv[1]["count"]):
             kind_word = info["kind"]
-            if kind_word is None:
-                kind_word = next((k for k, ki in kinds.items() if ki["named"] == name), None)
+            given = [k for k, ki in kinds.items() if ki["named"] == name]
+            trade = [k for k in given if (V.kind_of(k) and V.kind_of(k).role)]
+            if trade and (kind_word is None or kind_word in _GENERIC_PEOPLE):
+                kind_word = trade[0]  # "the farmer, a tall woman named Mrs. Brook": a farmer
+            elif kind_word is None and given:
+                kind_word = given[0]
             title = info["title"]
             if kind_word is None and title:
                 kind_word = _TITLES[title]
@@ -305,7 +310,7 @@ class _Reader:
                     return k.word
         return None
 
-    def _linked_name(self, tok) -> str | None:  # type: ignore[no-untyped-def]
+    def _linked_name(self, tok, depth: int = 0) -> str | None:  # type: ignore[no-untyped-def]
         """The name a kind noun is given: 'a mouse called Tilly', 'the clockmaker, Mr. Alder'."""
         for t in tok.children:
             if t.dep_ == "appos" and _is_name(t):
@@ -314,6 +319,17 @@ class _Reader:
                 for c in t.children:
                     if _is_name(c):
                         return c.text
+            if t.dep_ == "appos" and _kind_token(t) is not None and depth < 2:
+                found = self._linked_name(t, depth + 1)  # "the farmer, a tall woman named Mrs. Brook"
+                if found:
+                    return found
+        doc, j = tok.doc, tok.i + 1  # the same, read from the words when the parser missed the apposition
+        if depth < 2 and j < len(doc) and doc[j].text == ",":
+            j += 1
+            while j < len(doc) and (doc[j].dep_ == "det" or doc[j].pos_ == "ADJ"):
+                j += 1
+            if j < len(doc) and _kind_token(doc[j]) is not None and doc[j].i != tok.i:
+                return self._linked_name(doc[j], depth + 1)
         return None
 
     # -- resolving mentions ---------------------------------------------------------------------------------------
@@ -400,7 +416,7 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
     sent_no = 0
     last_speakers: list[str] = []
     last_subject: str | None = None  # the subject of the latest sentence of pure narration
-    told: set[int] = set()  # sentences that said who spoke the quote before them ('Zara asked.')
+    told: dict[int, str] = {}  # sentences that said who spoke the quote before them ('Zara asked.')
     for d, doc in enumerate(docs):
         offs = starts[d]
         bare_paragraph = all(_only_quotes(s) for s in paragraphs[d]) if paragraphs[d] else False
@@ -434,9 +450,11 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
                     who = _attributed(reader, doc, d, [(nlo, nlo)], 0, nlo, nlo + len(paragraphs[d][si + 1]),
                                       in_quote)
                     if who:
-                        told.add(g + 1)
+                        told[g + 1] = who
                 if who is None and _only_quotes(sentence) and si > 0 and (g - 1, len(quotes[d][si - 1]) - 1) in speakers:
                     who = speakers[(g - 1, len(quotes[d][si - 1]) - 1)]  # the same speaker goes on
+                if who is None and _only_quotes(sentence) and si > 0 and g - 1 in told:
+                    who = told[g - 1]  # “A lost hoot?” Mrs. Brook laughed. “Try the well.”
                 if who is None and _only_quotes(sentence) and last_subject:
                     who = last_subject  # "Tilly looked up. “Who's there?”"
                 if who is None and bare_paragraph and last_speakers:
@@ -506,14 +524,17 @@ def _place_of(tok, g: int, places, weather, time_of_day) -> None:  # type: ignor
     if tok.pos_ in ("NOUN", "PROPN", "ADJ"):
         pair = f"{low} {tok.doc[tok.i + 1].lower_}" if tok.i + 1 < len(tok.doc) else ""
         setting = V.setting_of(pair) or V.setting_of(low) or V.setting_of(lemma)
+        if tok.text[:1].isupper() and tok.i > tok.sent.start and not _is_heading(tok.doc.text):
+            setting = None  # "Mrs. Brook", "Bell Street": names and addresses, not the scene
         if setting and tok.pos_ != "ADJ":
             head = tok.head if tok.dep_ != "compound" else tok.head.head
             locative = (tok.dep_ == "pobj" or tok.dep_ == "compound" and tok.head.dep_ == "pobj") and \
                 head.lower_ in _LOCATIVE
+            if setting == "moon" and locative and head.lower_ not in ("on", "onto", "across", "over"):
+                locative = head.lower_ == "to" and head.head.lemma_ in _MOTION  # "hooted to the moon" stays home
             poss = tok.dep_ == "poss"
-            proper = tok.pos_ == "PROPN" or any(c.dep_ == "compound" and c.pos_ == "PROPN" for c in tok.children)
-            if not (setting in ("moon", "sky") and not locative):  # "Bell Street" is an address, not a scene
-                places.setdefault(g, []).append((setting, 1.0 if proper else 3.0 if locative else 0.5 if poss else 1.0))
+            if not (setting in ("moon", "sky") and not locative):
+                places.setdefault(g, []).append((setting, 3.0 if locative else 0.5 if poss else 1.0))
     if low in V.WEATHER_WORDS or lemma in V.WEATHER_WORDS:
         w = V.WEATHER_WORDS.get(low) or V.WEATHER_WORDS[lemma]
         if g not in weather or V.WEATHER_RANK[w] < V.WEATHER_RANK[weather[g]]:
