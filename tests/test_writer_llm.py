@@ -385,3 +385,41 @@ def test_transformers_module_imports_nothing_heavy():
             "print('torch' in sys.modules, 'transformers' in sys.modules, 'httpx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+# ---- the prompt, understood ------------------------------------------------------------------------------------
+
+WHALE = WriteRequest(prompt="a lighthouse keeper's daughter who befriends a whale during a winter storm", scenes=3)
+
+
+def test_the_understood_request_goes_into_the_prompt():
+    user = messages(WHALE)[1]["content"]
+    assert "hero: lighthouse keeper's daughter" in user and "companion: whale" in user
+    assert "place: lighthouse" in user and "weather: storm" in user
+
+
+def test_a_story_without_the_hero_or_the_place_is_asked_for_again(good):
+    wrong = json.dumps(good)  # the fox story: no daughter, no lighthouse
+    right = compact(PlannerWriter().write(WHALE))
+    seen = []
+
+    def generate(msgs):
+        seen.append(msgs)
+        return wrong if len(seen) == 1 else json.dumps(right)
+
+    story = write_with_retries(generate, WHALE, tries=3)
+    assert len(seen) == 2
+    problem = seen[1][-1]["content"]
+    assert "the first character must be the hero, lighthouse keeper's daughter" in problem
+    assert "must happen at the lighthouse" in problem
+    assert story.characters[0].kind == "lighthouse keeper's daughter"
+    assert story.request is not None and story.request.place == "lighthouse"
+    assert all(sc.brief.weather == "storm" for sc in story.scenes)
+
+
+def test_a_clear_sky_takes_the_prompts_weather():
+    right = compact(PlannerWriter().write(WHALE))
+    for sc in right["scenes"]:
+        sc["brief"]["weather"] = "clear"
+    story = parse_story(json.dumps(right), WHALE)
+    assert {sc.brief.weather for sc in story.scenes} == {"storm"}
