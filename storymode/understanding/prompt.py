@@ -310,6 +310,11 @@ def read_prompt(prompt: str) -> StoryRequest:
     hero_m = next((m for m in mentions if m.kind is None or m.kind.animate or m.tok.dep_ in ("ROOT", "nsubj")),
                   None)
     hero = hero_m.figure() if hero_m else None
+    if hero is not None and hero.gender is None:  # "the moon lost her shine"
+        she = sum(t.lower_ in ("she", "her", "hers", "herself") for t in doc)
+        he = sum(t.lower_ in ("he", "his", "him", "himself") for t in doc)
+        if she != he:
+            hero = hero.model_copy(update={"gender": "she" if she > he else "he"})
     companions: list[Figure] = []
     for m in mentions:
         if m is hero_m or len(companions) >= 2:

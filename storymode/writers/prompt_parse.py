@@ -1,7 +1,8 @@
-"""Pull a story premise out of a free-text prompt: hero, trait, goal, setting, companions, props.
+"""The planner's premise: who, where, when and the weather as storymode.understanding read them, with the wording
+of the wish, the moral and a trait taken from the prompt's own phrases; plus the word forms the templates need.
 
-Only the first ~300 characters are read. Parsing is plain word matching (no model), so it never fails:
-anything it cannot place falls back to sensible defaults chosen later by the planner.
+Only the first ~300 characters are read for the wording. It never fails: anything it cannot place falls back to
+sensible defaults chosen later by the planner.
 """
 from __future__ import annotations
 
@@ -15,77 +16,7 @@ from ..understanding.vocabulary import EMOJI_WORDS, TRAITS
 PARSE_CHARS = 300
 
 
-# kind -> (is human, default pronoun or "")
-KINDS: dict[str, tuple[bool, str]] = {k: (False, "") for k in (
-    "fox owl cat kitten dog puppy rabbit bunny hare mouse bear panda wolf lion tiger elephant monkey horse pony "
-    "unicorn pig piglet cow sheep lamb goat hen chicken duck duckling goose swan bird robin sparrow crow raven "
-    "parrot penguin eagle hawk seagull gull pelican heron stork frog toad turtle tortoise snail snake dragon dinosaur fish goldfish whale dolphin "
-    "shark octopus crab squirrel hedgehog badger raccoon otter beaver deer reindeer moose donkey giraffe zebra "
-    "hippo bee bumblebee butterfly caterpillar ladybug ant spider bat kangaroo koala sloth camel llama flamingo "
-    "peacock seal mole robot moon star sun cloud tree train car boat rocket kite balloon snowman teddy ghost "
-    "monster alien troll giant fairy elf gnome mermaid volcano"
-).split()}
-KINDS.update({k: (True, "") for k in "child kid baby person wizard witch pirate knight astronaut chef "
-              "farmer baker painter artist teacher doctor sailor explorer scientist inventor detective keeper "
-              "builder gardener musician dancer singer student".split()})
-KINDS.update({k: (True, "she") for k in "girl princess queen woman grandma granny grandmother mother mum mom "
-              "sister lady".split()})
-KINDS.update({k: (True, "he") for k in "boy prince king man grandpa grandfather father dad brother".split()})
-KINDS["moon"] = (False, "she")
-ALIASES = {"ai": "robot", "bot": "robot", "puppy": "puppy", "kitty": "kitten", "dino": "dinosaur",
-           "bunnies": "bunny", "mice": "mouse", "geese": "goose", "wolves": "wolf", "children": "child",
-           "fishes": "fish", "sheep": "sheep", "deer": "deer", "people": "person", "elves": "elf",
-           "fairies": "fairy", "ponies": "pony", "butterflies": "butterfly", "ladybugs": "ladybug"}
-
-
-SETTING_WORDS: dict[str, str] = {}
-for _setting, _words in {
-    "forest": "forest woods wood jungle trees tree woodland rainforest",
-    "meadow": "meadow field fields flowers grass prairie",
-    "hills": "hill hills valley",
-    "mountains": "mountain mountains peak cliff cliffs",
-    "sea": "sea ocean underwater reef waves ship pirate pirates island",
-    "beach": "beach shore seaside sand sandcastle",
-    "river": "river stream brook",
-    "city": "city town street streets skyscraper",
-    "village": "village farm farmyard barn market",
-    "snow": "snow snowy ice icy winter arctic north snowman frozen",
-    "desert": "desert dunes cactus",
-    "cave": "cave caves underground tunnel tunnels mine",
-    "space": "space planet planets rocket astronaut galaxy alien mars",
-    "sky": "sky clouds cloud fly flying moon stars star kite balloon",
-    "bedroom": "bedroom bed bedtime",
-    "kitchen": "kitchen bake baking cake cook cooking oven",
-    "classroom": "school classroom class teacher",
-    "castle hall": "castle palace king queen princess prince knight throne",
-    "garden": "garden vegetables greenhouse",
-    "lake": "lake pond",
-}.items():
-    for _w in _words.split():
-        SETTING_WORDS.setdefault(_w, _setting)
-# words that also name a hero kind should not steer the home setting when they are the hero
-KIND_HOME = {
-    "fish": "sea", "goldfish": "lake", "whale": "sea", "dolphin": "sea", "shark": "sea", "octopus": "sea",
-    "crab": "beach", "seal": "snow", "penguin": "snow", "robot": "city", "duck": "lake", "duckling": "lake",
-    "frog": "lake", "toad": "lake", "swan": "lake", "camel": "desert", "bat": "cave", "astronaut": "space",
-    "alien": "space", "rocket": "space", "moon": "sky", "star": "sky", "sun": "sky", "cloud": "sky",
-    "cow": "village", "pig": "village", "sheep": "village", "hen": "village", "chicken": "village",
-    "horse": "meadow", "pony": "meadow", "goat": "mountains", "dragon": "hills", "troll": "hills",
-    "mermaid": "sea", "pirate": "sea", "sailor": "sea", "princess": "castle hall", "prince": "castle hall",
-    "king": "castle hall", "queen": "castle hall", "knight": "castle hall", "snowman": "snow",
-    "reindeer": "snow", "chef": "kitchen", "baker": "kitchen", "teacher": "classroom", "lighthouse": "beach",
-    "otter": "river", "beaver": "river", "train": "hills", "car": "city", "boat": "sea", "kite": "meadow",
-    "bee": "garden", "butterfly": "garden", "caterpillar": "garden", "ladybug": "garden", "snail": "garden",
-}
-
-PROP_WORDS = set(
-    "kite lantern treasure map boat balloon cake cookies apples honey cheese pizza paintbrush paint brush easel "
-    "book books hat scarf umbrella drum guitar violin flute piano song ball football crown sword shield key "
-    "door box chest shell shells feather feathers rocket telescope star stars moon flower flowers seed seeds "
-    "acorn acorns bell blanket pillow teddy candle letter compass rope ladder bicycle bike wagon basket berries "
-    "carrot carrots cupcake pie bread sandcastle snowman sled wand potion egg eggs bone bridge tower clock "
-    "jar button buttons pebble pebbles ribbon mirror necklace ring crayons pencil camera tent raft net".split()
-)
+PROP_WORDS = _vocab.PROP_WORDS
 
 STOP = set(
     "a an the and or but of to in on at by for with from into onto under over about who that which what when "
@@ -95,16 +26,6 @@ STOP = set(
     "wants want wanted learns learn learned learnt loves love loved tries try tried lost loses lose finds find "
     "found goes go went who's named called lesson some any all every each like likes".split()
 )
-NAME_STOP = set("A An The And Once Upon Write Tell Make Story I My Please Our One Every Some This That Who "
-                "When Where What Why How Little Big Old Young Mr Mrs Ms Dr Sir".split())
-
-FEMALE_NAMES = set("Mia Lila Ada Nora Rosa Ivy Emma Olivia Ava Sophia Isla Amelia Lily Chloe Grace Zoe Ella Lucy "
-                   "Ruby Alice Anna Maya Sara Sarah Hannah Leah Luna Stella Clara Eva Iris Hazel Mila Nina Julia "
-                   "Elsa Anya Priya Aisha Fatima Yuki Mei Sofia Lea Emily Daisy Poppy Rose Molly".split())
-MALE_NAMES = set("Leo Sam Theo Omar Finn Kai Max Noah Liam Oliver Jack Harry Ben Tom Lucas Ethan Oscar Arlo Hugo "
-                 "Felix Jonah Ravi Arjun Kenji Mateo Diego Ali Adam Henry George Charlie Alfie Rory Toby Milo "
-                 "Jamie Danny Peter Paul John James Luke".split())
-
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _META = re.compile(
     r"^\s*(?:please\s+)?(?:(?:write|tell|make|create|give)\s+(?:me\s+|us\s+)?)?(?:a\s+|an\s+)?"
@@ -124,9 +45,6 @@ _CUT = re.compile(r"\s+(?:and then|and|but|because|so|until|when|while|who|which
 
 FOODS = set("cake cakes cookies cookie pie pies honey cheese pizza apples apple berries bread cupcakes cupcake "
             "carrots carrot soup pancakes sweets candy chocolate ice-cream icecream".split())
-
-
-_THINGS = {"moon", "star", "sun", "kite", "balloon", "boat", "rocket", "tree", "cloud", "car", "train"}
 
 
 @dataclass
@@ -156,18 +74,13 @@ class Premise:
 
 
 def singular(word: str) -> str:
-    """A plural noun's singular, for the few shapes prompts use ('dragons' -> 'dragon')."""
+    """A plural noun's singular when the vocabulary knows it ('dragons' -> 'dragon', 'mice' -> 'mouse')."""
     w = word.lower()
-    if w in ALIASES:
-        return ALIASES[w]
-    if w in KINDS or len(w) < 4:
-        return w
-    for end, rep in (("ies", "y"), ("ves", "f"), ("oes", "o"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"),
-                     ("shes", "sh")):
-        if w.endswith(end) and w[: -len(end)] + rep in KINDS:
-            return w[: -len(end)] + rep
-    if w.endswith("s") and not w.endswith("ss") and w[:-1] in KINDS:
-        return w[:-1]
+    kind = _vocab.kind_of(w)
+    if kind is not None and kind.word != w:
+        return kind.word
+    if w in ("mice", "geese", "wolves"):
+        return _vocab.IS_A[w]
     return w
 
 
@@ -268,71 +181,21 @@ def apply_request(p: Premise, req) -> Premise:  # type: ignore[no-untyped-def]
     for prop in req.props:
         if prop not in p.props and prop != p.hero_kind:
             p.props.append(prop)
+    figures = ([req.hero] if req.hero else []) + list(req.companions)
+    p.nouns = [w for f in figures for w in f.noun.lower().replace("'s", "").split()] + list(req.props)
     return p
 
 
 def _parse_words(prompt: str) -> Premise:
-    """The word-pattern reading: the wish's wording, the moral, a trait; the fallback for everything else."""
+    """The wording the templates reuse: the wish as a verb phrase, the moral, a trait, the prompt's words."""
     text = prepare(prompt)
     p = Premise(text=text)
-    tokens = [(m.group(0), m.start()) for m in _WORD.finditer(text)]
-    p.words = [t.lower().strip("'’-") for t, _ in tokens]
+    p.words = [t.lower().strip("'’-") for t in _WORD.findall(text)]
     p.raw_words = [w.lower() for w in _WORD.findall(clean_text(prompt[: PARSE_CHARS * 4])[:PARSE_CHARS])]
-    low = text.lower()
-
-    # hero name: a capitalised word that is not a common word
-    for i, (tok, _) in enumerate(tokens):
-        if (tok[0].isupper() and tok not in NAME_STOP and tok.lower() not in STOP and singular(tok) not in KINDS
-                and tok.lower() not in TRAITS and tok.lower() not in SETTING_WORDS and len(tok) <= 20):
-            p.hero_name = tok.strip("'’-")
-            break
-
-    # kinds mentioned, in order
-    kinds: list[tuple[str, int]] = []
-    for i, w in enumerate(p.words):
-        k = singular(w)
-        if k in KINDS and k not in [x for x, _ in kinds]:
-            kinds.append((k, i))
-    if p.hero_name:
-        name_i = next(i for i, (t, _) in enumerate(tokens) if t.strip("'’-") == p.hero_name)
-        own = [k for k, i in kinds if i in (name_i + 2, name_i + 3) and p.words[name_i + 1] in ("the", "a", "an")]
-        if own:
-            p.hero_kind = own[0]
-        elif kinds and kinds[0][1] < name_i:
-            p.hero_kind = kinds[0][0]
-        else:
-            p.hero_kind = "girl" if p.hero_name in FEMALE_NAMES else "boy" if p.hero_name in MALE_NAMES else "child"
-        p.companions = [k for k, _ in kinds if k != p.hero_kind and k not in _THINGS][:2]
-    elif kinds:
-        p.hero_kind = kinds[0][0]
-        p.companions = [k for k, _ in kinds[1:] if k not in _THINGS][:2]
-    else:
-        p.hero_kind = _first_noun(p.words)
-    if p.hero_kind and not p.hero_name and p.hero_kind in p.words:
-        i = p.words.index(p.hero_kind)
-        prev = p.words[i - 1] if i else ""
-        if (prev.isalpha() and len(prev) > 2 and prev not in STOP and prev not in TRAITS and prev not in KINDS
-                and prev not in SETTING_WORDS and i >= 2 and (p.words[i - 2] in ("a", "an", "the") or p.words[i - 2] in TRAITS)):
-            p.hero_kind = f"{prev} {p.hero_kind}"
-    if p.hero_kind and len(p.hero_kind) > 24:
-        p.hero_kind = None
-    if p.hero_kind:
-        p.human, p.pronoun = KINDS.get(p.hero_kind.split()[-1], (False, ""))
-        p.pronoun = p.pronoun or None
-    if p.hero_name in FEMALE_NAMES:
-        p.pronoun = "she"
-    elif p.hero_name in MALE_NAMES:
-        p.pronoun = "he"
-    if not p.pronoun:
-        she = len(re.findall(r"\b(?:she|her|hers|herself)\b", low))
-        he = len(re.findall(r"\b(?:he|his|him|himself)\b", low))
-        p.pronoun = "she" if she > he else "he" if he > she else None
-
     for w in p.words:
         if w in TRAITS:
             p.trait, p.trait_word = TRAITS[w], w
             break
-
     m = _LEARNS_THAT.search(text)
     if m:
         p.moral = _phrase(m.group(1), 14)
@@ -360,41 +223,7 @@ def _parse_words(prompt: str) -> Premise:
                     p.goal = _own(f"find the most wonderful {obj} of all")
         else:
             p.goal = _goal_from(m.group(1))
-
-    for w in p.words:
-        if w in SETTING_WORDS and not (w == p.hero_kind) and singular(w) not in (p.hero_kind,):
-            if w in ("fly", "flying", "moon", "star", "stars", "kite", "balloon", "cloud", "clouds", "rocket"):
-                continue  # these steer a scene, not the home
-            p.setting = SETTING_WORDS[w]
-            break
-    if p.setting is None and p.hero_kind in KIND_HOME:
-        p.setting = KIND_HOME[p.hero_kind]
-
-    for w in p.words:
-        s = singular(w)
-        if (w in PROP_WORDS or s in PROP_WORDS) and s not in p.props and s != p.hero_kind and w not in ("moon",
-                                                                                                     "star", "paint"):
-            p.props.append(w if w in PROP_WORDS else s)
-    p.nouns = [w for w in p.words if (singular(w) in KINDS or w in PROP_WORDS) and w not in STOP]
     return p
-
-
-def _first_noun(words: list[str]) -> str | None:
-    """The noun after the first article ('a lonely lighthouse keeper' -> 'lighthouse keeper'), if any."""
-    for i, w in enumerate(words):
-        if w in ("a", "an", "the"):
-            phrase = []
-            for x in words[i + 1:]:
-                if x in STOP:
-                    break
-                phrase.append(x)
-            phrase = [x for x in phrase if x not in TRAITS]
-            if phrase:
-                return " ".join(phrase[-2:])
-    content = [w for w in words if w not in STOP and w not in TRAITS and len(w) > 2]
-    if len(content) == 1:
-        return singular(content[0])
-    return None
 
 
 # ---- word forms -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError
-from ..story import NARRATOR, Brief, Character, Line, Scene, Story, clean_text, slug
+from ..story import NARRATOR, Brief, Character, Line, Scene, Story, clean_text
 from ..understanding.vocabulary import PROP_WORDS
 from .prompt_parse import title_case
 
