@@ -36,6 +36,7 @@ from typing import Callable
 
 from ..errors import BackendError, StoryValidationError
 from ..story import MAX_SCENES, NARRATOR, Story, clean_text, slug, story_from_data
+from ..understanding import vocabulary as V
 from ..understanding.request import StoryRequest
 from .base import WriteRequest
 
@@ -44,15 +45,10 @@ log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]
 Generate = Callable[[Messages], str]
 
-TIMES = ("dawn", "day", "dusk", "night")
-WEATHERS = ("clear", "clouds", "rain", "snow", "wind", "fog", "storm")
-TIME_WORDS = {"morning": "dawn", "sunrise": "dawn", "early morning": "dawn", "daybreak": "dawn", "daytime": "day",
-              "noon": "day", "midday": "day", "afternoon": "day", "evening": "dusk", "sunset": "dusk",
-              "twilight": "dusk", "nighttime": "night", "midnight": "night", "late night": "night"}
-WEATHER_WORDS = {"sunny": "clear", "sun": "clear", "fine": "clear", "cloudy": "clouds", "overcast": "clouds",
-                 "cloud": "clouds", "rainy": "rain", "raining": "rain", "storm": "storm", "stormy": "storm",
-                 "drizzle": "rain", "snowy": "snow", "snowing": "snow", "windy": "wind", "breezy": "wind",
-                 "foggy": "fog", "mist": "fog", "misty": "fog"}
+TIMES = V.TIMES
+WEATHERS = V.WEATHERS
+TIME_WORDS = {**V.TIME_WORDS, "early morning": "dawn", "late night": "night"}
+WEATHER_WORDS = {**V.WEATHER_WORDS, "sun": "clear", "fine": "clear"}
 META = re.compile(
     r"^\s*(as an ai\b|as a (large )?language model|i am an ai|i'?m an ai|i cannot|i can'?t (help|comply|do that)|"
     r"(sure|certainly|of course|okay|ok)[,!.]? (here|i |i'll|below)|here (is|'s) (your|the|a|my) (short )?"
