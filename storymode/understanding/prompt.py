@@ -80,7 +80,7 @@ def _is_name(tok) -> bool:  # type: ignore[no-untyped-def]
     if tok.i > 0 and tok.doc[tok.i - 1].text.rstrip(".").lower() in _HONORIFICS:
         return True  # "Mrs. Brook", "Captain Juno": a name whatever else the word means
     called = tok.head.lemma_ in ("name", "call") or tok.dep_ in ("appos", "oprd")
-    bare = tok.i > tok.sent.start and not any(c.dep_ in ("det", "poss") for c in tok.children) and \
+    bare = not tok.is_sent_start and not any(c.dep_ in ("det", "poss") for c in tok.children) and \
         tok.doc[tok.i - 1].lower_ not in ("the", "a", "an", "this", "that", "my", "his", "her", "their", "our")
     if V.kind_of(low) and (called or bare) and not V.setting_of(low):
         return True  # "a girl named Wren", "said Robin": a kind word used as a name
@@ -89,7 +89,7 @@ def _is_name(tok) -> bool:  # type: ignore[no-untyped-def]
         return False  # "the Fox", "some fine bunches of Grapes": a fable's capitals name kinds and things
     if text in FEMALE_NAMES or text in MALE_NAMES or tok.ent_type_ == "PERSON":
         return True
-    return tok.pos_ == "PROPN" or (tok.i > tok.sent.start and tok.pos_ not in ("VERB", "ADJ"))
+    return tok.pos_ == "PROPN" or (not tok.is_sent_start and tok.pos_ not in ("VERB", "ADJ"))
 
 
 def _phrase(tok) -> str:  # type: ignore[no-untyped-def]

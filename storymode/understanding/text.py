@@ -9,6 +9,7 @@ before a bare quote ("Tilly looked up. “Who's there?”"); turn-taking in a ru
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -395,9 +396,18 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
         starts.append(offs)
         quotes.append(qs)
     docs = parse_many(texts)
+    flat = [sorted(span for spans in qs for span in spans) for qs in quotes]
+    opens = [[a for a, _ in spans] for spans in flat]
+    tokens = [list(doc) for doc in docs]
+    offsets = [[t.idx for t in toks] for toks in tokens]
 
     def in_quote(d: int, idx: int) -> bool:
-        return any(a <= idx < b for spans in quotes[d] for a, b in spans)
+        k = bisect.bisect_right(opens[d], idx) - 1
+        return k >= 0 and idx < flat[d][k][1]
+
+    def between(d: int, lo: int, hi: int) -> list:
+        """The tokens of paragraph d that start at character offsets lo to hi."""
+        return tokens[d][bisect.bisect_left(offsets[d], lo):bisect.bisect_left(offsets[d], hi)]
 
     reader = _Reader(paragraphs)
     reader.discover(docs, in_quote)
@@ -420,16 +430,17 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
     for d, doc in enumerate(docs):
         offs = starts[d]
         bare_paragraph = all(_only_quotes(s) for s in paragraphs[d]) if paragraphs[d] else False
+        heading = _is_heading(doc.text)
         for si, sentence in enumerate(paragraphs[d]):
             g = sent_no + si
             lo = offs[si]
             hi = lo + len(sentence)
             subject: str | None = None
-            for t in (t for t in doc if lo <= t.idx < hi):
+            for t in between(d, lo, hi):
                 if in_quote(d, t.idx):
                     continue
                 pid = reader.resolve(t) if (t.pos_ in ("NOUN", "PROPN", "PRON") or t.text[:1].isupper()) else None
-                if pid and subject is None and t.dep_ not in ("pobj", "dobj", "poss") and t.i == t.sent.start and \
+                if pid and subject is None and t.dep_ not in ("pobj", "dobj", "poss") and t.is_sent_start and \
                         t.text[:1].isupper() and t.lower_ not in _PRONOUN_GENDER:
                     subject = pid  # a name opening the sentence is its subject, whatever the tagger says
                 if pid:
@@ -440,15 +451,16 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
                     reader.mention(pid, salient)
                     if subject is None and t.dep_ in ("nsubj", "nsubjpass"):
                         subject = pid
-                _place_of(t, g, places, weather, time_of_day)
+                _place_of(t, g, places, weather, time_of_day, heading)
             spans = quotes[d][si]
             for qi, (qa, qb) in enumerate(spans):
-                who = _attributed(reader, doc, d, spans, qi, lo, hi, in_quote)
+                who = _attributed(reader, doc, d, spans, qi, lo, hi, in_quote, between)
                 if who is None and qi == len(spans) - 1 and si + 1 < len(paragraphs[d]) and \
-                        not quotes[d][si + 1] and _opens_with_speech(doc, offs[si + 1]):
+                        not quotes[d][si + 1] and _opens_with_speech(
+                        between(d, offs[si + 1], offs[si + 1] + len(paragraphs[d][si + 1]))):
                     nlo = offs[si + 1]  # "Can you show me the way?" / Zara asked.
                     who = _attributed(reader, doc, d, [(nlo, nlo)], 0, nlo, nlo + len(paragraphs[d][si + 1]),
-                                      in_quote)
+                                      in_quote, between)
                     if who:
                         told[g + 1] = who
                 if who is None and _only_quotes(sentence) and si > 0 and (g - 1, len(quotes[d][si - 1]) - 1) in speakers:
@@ -473,10 +485,10 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
                        time_of_day=time_of_day)
 
 
-def _opens_with_speech(doc, start: int) -> bool:  # type: ignore[no-untyped-def]
-    """Whether the sentence starting at this offset opens with a speech verb in its first three words
+def _opens_with_speech(toks: list) -> bool:
+    """Whether a sentence (its first tokens) opens with a speech verb in its first three words
     ('Zara asked.', 'Bolt asked as soon as the hatch opened.')."""
-    first = [t for t in doc if t.idx >= start and not t.is_punct][:3]
+    first = [t for t in toks if not t.is_punct][:3]
     return any(t.lemma_.lower() in SPEECH_VERBS and t.pos_ in ("VERB", "AUX") for t in first)
 
 
@@ -484,12 +496,13 @@ def _only_quotes(sentence: str) -> bool:
     return bool(QUOTE.search(sentence)) and not re.search(r"[^\W\d_]", QUOTE.sub("", sentence))
 
 
-def _attributed(reader: _Reader, doc, d: int, spans, qi: int, lo: int, hi: int, in_quote) -> str | None:  # type: ignore[no-untyped-def]
+def _attributed(reader: _Reader, doc, d: int, spans, qi: int, lo: int, hi: int, in_quote,  # type: ignore[no-untyped-def]
+                between) -> str | None:
     """The speaker a speech verb next to the quote names, within the quote's sentence."""
     qa, qb = spans[qi]
     left = spans[qi - 1][1] if qi > 0 else lo
     right = spans[qi + 1][0] if qi + 1 < len(spans) else hi
-    window = [t for t in doc if (left <= t.idx < qa or qb <= t.idx < right) and not in_quote(d, t.idx)]
+    window = [t for t in between(d, left, qa) + between(d, qb, right) if not in_quote(d, t.idx)]
     verbs = [t for t in window if t.pos_ in ("VERB", "AUX", "NOUN") and t.lemma_.lower() in SPEECH_VERBS]
     verbs.sort(key=lambda t: min(abs(t.idx - qb), abs(t.idx - qa)))
     for verb in verbs:
@@ -510,7 +523,7 @@ def _attributed(reader: _Reader, doc, d: int, spans, qi: int, lo: int, hi: int, 
                 pid = reader.resolve(t, exclude=pid)  # "“Rosie!” the woman cried": not Rosie herself
             if pid:
                 return pid
-    after = [t for t in doc if qb <= t.idx < right and not t.is_punct][:3]
+    after = [t for t in between(d, qb, right) if not t.is_punct][:3]
     if len(after) >= 2 and after[1].pos_ == "VERB" and after[0].pos_ in ("PROPN", "NOUN", "PRON"):
         pid = reader.resolve(after[0])  # "A good idea," Sam decided.
         if pid:
@@ -518,13 +531,13 @@ def _attributed(reader: _Reader, doc, d: int, spans, qi: int, lo: int, hi: int, 
     return None
 
 
-def _place_of(tok, g: int, places, weather, time_of_day) -> None:  # type: ignore[no-untyped-def]
+def _place_of(tok, g: int, places, weather, time_of_day, heading: bool) -> None:  # type: ignore[no-untyped-def]
     """Record the setting, weather and time a narrative token names."""
     low, lemma = tok.lower_, tok.lemma_.lower()
     if tok.pos_ in ("NOUN", "PROPN", "ADJ"):
         pair = f"{low} {tok.doc[tok.i + 1].lower_}" if tok.i + 1 < len(tok.doc) else ""
         setting = V.setting_of(pair) or V.setting_of(low) or V.setting_of(lemma)
-        if tok.text[:1].isupper() and tok.i > tok.sent.start and not _is_heading(tok.doc.text):
+        if tok.text[:1].isupper() and not tok.is_sent_start and not heading:
             setting = None  # "Mrs. Brook", "Bell Street": names and addresses, not the scene
         if setting and tok.pos_ != "ADJ":
             head = tok.head if tok.dep_ != "compound" else tok.head.head
