@@ -133,12 +133,13 @@ class _Mention:
         self.tok, self.kind, self.name = tok, kind, name
 
     def figure(self) -> Figure:
+        """The mention as a Figure: its noun phrase, picture kind, name, role, gender, age and trait."""
         kind = self.kind
-        noun = _phrase(self.tok) if kind else (kind_word := "child")
-        if kind is None:
-            noun = "girl" if _gender_of_name(self.name) == "she" else "boy" if _gender_of_name(self.name) == "he" \
-                else kind_word
         gender = (kind.gender if kind else None) or _gender_of_name(self.name)
+        if kind is None:  # a name alone ("Ada wants to fly"): a child, a girl or a boy by the name
+            noun = {"she": "girl", "he": "boy"}.get(gender or "", "child")
+        else:
+            noun = _phrase(self.tok)
         base = kind.base if kind else noun
         if base == "child" and gender:
             base = "girl" if gender == "she" else "boy"

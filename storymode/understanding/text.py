@@ -59,6 +59,7 @@ class Person:
     votes: dict = field(default_factory=lambda: {"she": 0, "he": 0})
 
     def chain(self) -> tuple[str, ...]:
+        """The person's kind and its parents in the vocabulary ('clockmaker', 'person')."""
         k = V.kind_of(self.kind)
         return k.chain if k else (self.kind,)
 
@@ -402,6 +403,7 @@ def read_text(paragraphs: list[list[str]]) -> TextReading:
     offsets = [[t.idx for t in toks] for toks in tokens]
 
     def in_quote(d: int, idx: int) -> bool:
+        """Whether character offset idx of paragraph d lies inside a quote."""
         k = bisect.bisect_right(opens[d], idx) - 1
         return k >= 0 and idx < flat[d][k][1]
 
