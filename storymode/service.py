@@ -4,10 +4,16 @@ State lives on disk under the data folder, never only in memory:
 
     DATA/jobs/<id>.json        one job: request, status, per-stage progress, result or error (atomic writes)
     DATA/stories/<id>/         story.mp4 (.srt, .vtt), story.storymode/ (the story folder: cache and resume)
+    DATA/quarantine/           job files found unreadable or of the wrong shape at start (moved aside, logged)
 
 Job ids are generated (uuid4 hex) and checked against a strict pattern before any path is built from them.
-Each running job is one worker process (at most --workers at a time) running storymode.api.make; DELETE
-terminates it. On start, jobs that were running are queued again (their story folder makes that cheap).
+Each running job is one worker process (at most --workers at a time, each the leader of its own process group)
+running storymode.api.make. DELETE of a queued or running job cancels it: the worker's whole process group
+(ffmpeg included) is killed and its story folder removed; DELETE of a finished job removes it and its files.
+On start, jobs that were running are queued again (their story folder makes that cheap).
+
+Without a token only loopback Host names are answered (no DNS rebinding); beyond loopback a token of at least
+MIN_TOKEN characters is required. Only the OpenAPI JSON is served (no /docs or /redoc: those load a CDN).
 """
 from __future__ import annotations
 
@@ -15,23 +21,28 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import logging
 import multiprocessing
 import os
 import re
+import shutil
+import signal
 import threading
 import time
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import click
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .config import Settings
 from .guard import guarded
 from .errors import MissingDependency, StorymodeError, UsageError
+from .story import MAX_SCENES
 from .workspace import atomic_write_json, atomic_write_text
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -39,23 +50,54 @@ DEFAULT_PORT = 8321
 MAX_BODY = 256 * 1024
 MAX_QUEUE = 32
 MAX_RESTARTS = 3
+MIN_TOKEN = 16  # characters of a token when the service listens beyond loopback
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")  # the Host names a service without a token answers
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[^:\[\]]+)(?::\d{1,5})?")
+ACTIVE = ("queued", "running")
 VIDEO_NAME = "story.mp4"
 RESULTS = {"video": (VIDEO_NAME, "video/mp4"), "srt": ("story.srt", "application/x-subrip"),
            "vtt": ("story.vtt", "text/vtt"), "story": ("story.storymode/story.json", "application/json"),
            "storybook": ("story.storymode/storybook.html", "text/html")}
+log = logging.getLogger("storymode.service")
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+# ---------------------------------------------------------------- per-job limits
+RESOLUTION_NAMES: tuple[str, ...] = get_args(Settings.model_fields["resolution"].annotation)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one job may ask of this server, inside storymode's own limits (Settings, MAX_PROMPT, MAX_TEXT_BYTES):
+    scenes, the largest resolution, characters of a text, minutes of video."""
+
+    scenes: int = 60
+    resolution: str = "1080p"
+    text: int = 50_000
+    minutes: float = 60.0
+
+    def resolutions(self) -> tuple[str, ...]:
+        """Storymode's resolutions up to this server's largest."""
+        from .timeline import RESOLUTIONS
+
+        return tuple(r for r in RESOLUTION_NAMES if RESOLUTIONS[r] <= RESOLUTIONS[self.resolution])
+
+
+class JobTooLong(StorymodeError):
+    """A job's video would be longer than this server makes."""
+
+
 # ---------------------------------------------------------------- models (the OpenAPI spec)
 NOT_FROM_CLIENTS = {"options", "music"}  # server paths and model locations come from the server's own config
 
 
-def settings_model() -> type[BaseModel]:
+def settings_model(limits: Limits | None = None) -> type[BaseModel]:
     """The settings a client may send: every Settings field but music and backend options (those name files
-    and models on the server), with the backends that can run here as choices."""
+    and models on the server), with the backends that can run here as choices, and scenes and resolution
+    within this server's limits (storymode's own when none are given)."""
     from pydantic import create_model
 
     from .registry import STAGES, names
@@ -65,11 +107,16 @@ def settings_model() -> type[BaseModel]:
         if name in NOT_FROM_CLIENTS:
             continue
         annotation: Any = info.annotation
+        bounds = _limits(info)
         if name in STAGES:
             usable = [n for n in names(name) if _usable(name, n)] or names(name)
             annotation = Literal[tuple(usable)]  # type: ignore[valid-type]
+        elif limits is not None and name == "scenes":
+            bounds["le"] = min(bounds.get("le", limits.scenes), limits.scenes)
+        elif limits is not None and name == "resolution":
+            annotation = Literal[limits.resolutions()]  # type: ignore[valid-type]
         fields[name] = (annotation | None, Field(None, description=info.description,
-                                                  json_schema_extra=None, **_limits(info)))
+                                                  json_schema_extra=None, **bounds))
     return create_model("StorySettings", __config__=ConfigDict(extra="forbid"), **fields)
 
 
@@ -92,22 +139,66 @@ def _limits(info: Any) -> dict[str, Any]:
     return out
 
 
-def request_model() -> type[BaseModel]:
-    """The body of POST /stories: a prompt or a text (exactly one), an optional title, settings."""
+def request_model(limits: Limits | None = None) -> type[BaseModel]:
+    """The body of POST /stories: a prompt or a text (exactly one), an optional title, settings; a prompt up to
+    storymode's MAX_PROMPT, a text up to the server's limit (storymode's MAX_TEXT_BYTES when none is given)."""
     from pydantic import create_model
 
-    settings = settings_model()
+    from .pipeline import MAX_PROMPT, MAX_TEXT_BYTES
+
+    settings = settings_model(limits)
     common: dict[str, Any] = {"title": (str | None, Field(None, min_length=1, max_length=120,
                                                             description="title (for a text)")),
                               "settings": (settings | None, Field(None, description="storymode settings"))}
     words = r"\w"  # at least one letter or digit: an all-blank prompt is refused by the schema itself
     prompt = create_model("PromptRequest", __config__=ConfigDict(extra="forbid"),
-                          prompt=(str, Field(min_length=1, max_length=100_000, pattern=words,
+                          prompt=(str, Field(min_length=1, max_length=MAX_PROMPT, pattern=words,
                                              description="what the story is about")), **common)
+    text_max = min(limits.text, MAX_TEXT_BYTES) if limits is not None else MAX_TEXT_BYTES
     text = create_model("TextRequest", __config__=ConfigDict(extra="forbid"),
-                        text=(str, Field(min_length=1, max_length=200_000, pattern=words,
+                        text=(str, Field(min_length=1, max_length=text_max, pattern=words,
                                          description="your own story text")), **common)
     return prompt | text  # type: ignore[return-value]
+
+
+def within_limits(limits: Limits, settings: Settings, sent: dict[str, Any]) -> dict[str, Any]:
+    """The client's settings, plus scenes and resolution brought within this server's limits where the client left
+    them to the defaults (storymode's, or the server's own config) and those are over."""
+    from .timeline import RESOLUTIONS
+
+    out = dict(sent)
+    if "scenes" not in sent and settings.scenes > limits.scenes:
+        out["scenes"] = limits.scenes
+    if "resolution" not in sent and RESOLUTIONS[settings.resolution] > RESOLUTIONS[limits.resolution]:
+        out["resolution"] = limits.resolution
+    return out
+
+
+def over_limits(limits: Limits, settings: Settings, text: str | None) -> tuple[int, str] | None:
+    """(HTTP status, message) when a job asks for more than this server makes (the settings in force, after
+    the server's own config); None when it fits."""
+    from .pipeline import MAX_TEXT_BYTES
+    from .story import clean_text
+    from .timeline import RESOLUTIONS
+    from .writers.segment import markdown_sections
+
+    if settings.scenes > limits.scenes:
+        return 422, f"settings.scenes: this server makes at most {limits.scenes} scenes a story " \
+                    f"(asked for {settings.scenes})"
+    if RESOLUTIONS[settings.resolution] > RESOLUTIONS[limits.resolution]:
+        return 422, f"settings.resolution: this server renders at most {limits.resolution} " \
+                    f"(asked for {settings.resolution})"
+    if text is None:
+        return None
+    size = len(text.encode("utf-8"))
+    if len(text) > limits.text or size > MAX_TEXT_BYTES:
+        return 413, f"text: the text is {len(text):,} characters ({size:,} bytes); this server takes at most " \
+                    f"{min(limits.text, MAX_TEXT_BYTES):,} characters and {MAX_TEXT_BYTES:,} bytes"
+    sections = len(markdown_sections(clean_text(text)))
+    if sections > limits.scenes:
+        return 422, f"text: it has {sections} Markdown sections and each starts a scene; this server makes at " \
+                    f"most {limits.scenes} scenes a story"
+    return None
 
 
 class StageProgress(BaseModel):
@@ -142,6 +233,17 @@ class ErrorBody(BaseModel):
 
 
 # ---------------------------------------------------------------- the job store (disk)
+def well_formed(job: Any, job_id: str) -> bool:
+    """Whether a job record has the shape this service writes (anything else is never served or run)."""
+    if not isinstance(job, dict) or job.get("id") != job_id or not isinstance(job.get("request"), dict):
+        return False
+    try:
+        JobStatus.model_validate(_public(job), strict=True)
+    except (ValidationError, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
 class Store:
     """Jobs as JSON files; every write is atomic."""
 
@@ -149,6 +251,7 @@ class Store:
         self.data = Path(data).resolve()
         self.jobs = self.data / "jobs"
         self.stories = self.data / "stories"
+        self.quarantine = self.data / "quarantine"
         for d in (self.jobs, self.stories):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -163,14 +266,20 @@ class Store:
         return self.stories / job_id
 
     def read(self, job_id: str) -> dict[str, Any] | None:
+        """The job, or None when it is missing, unreadable or of the wrong shape."""
         try:
-            path = self.job_path(job_id)
-            return json.loads(path.read_text(encoding="utf-8"))
+            job = json.loads(self.job_path(job_id).read_text(encoding="utf-8"))
         except (KeyError, OSError, ValueError):
             return None
+        return job if well_formed(job, job_id) else None
 
     def write(self, job: dict[str, Any]) -> None:
         atomic_write_json(self.job_path(job["id"]), job)
+
+    def remove(self, job_id: str) -> None:
+        """Delete a job's story folder, then its record."""
+        shutil.rmtree(self.story_dir(job_id), ignore_errors=True)
+        self.job_path(job_id).unlink(missing_ok=True)
 
     def all(self) -> list[dict[str, Any]]:
         out = []
@@ -179,33 +288,60 @@ class Store:
                 job = self.read(path.stem)
                 if job is not None:
                     out.append(job)
-        return sorted(out, key=lambda j: (j.get("created", ""), j.get("seq", 0)))
+        return sorted(out, key=lambda j: (j["created"], j["seq"] if isinstance(j.get("seq"), int) else 0))
+
+    def quarantine_bad(self) -> list[Path]:
+        """Move job files that cannot be read or have the wrong shape to DATA/quarantine/ (each one logged)."""
+        moved = []
+        for path in sorted(self.jobs.glob("*.json")):
+            if not JOB_ID.match(path.stem) or self.read(path.stem) is not None:
+                continue
+            self.quarantine.mkdir(parents=True, exist_ok=True)
+            target = self.quarantine / f"{path.name}.{time.time_ns()}"
+            try:
+                os.replace(path, target)
+            except OSError as err:
+                log.warning("storymode serve: skipping the unreadable job file %s (%s)", path, err.strerror)
+                continue
+            log.warning("storymode serve: the job file %s is unreadable or of the wrong shape; moved to %s",
+                        path, target)
+            moved.append(target)
+        return moved
 
 
 # ---------------------------------------------------------------- the worker process
 def _watch_parent(parent: int) -> None:
     while True:
-        if os.getppid() != parent:
-            os._exit(1)  # the service died: stop; its next start queues the job again
+        if os.getppid() != parent:  # the service died: stop, ffmpeg and all; its next start queues the job again
+            with contextlib.suppress(OSError):
+                os.killpg(os.getpid(), signal.SIGKILL)
+            os._exit(1)
         time.sleep(0.5)
 
 
-def _worker_main(data: str, job_id: str, parent: int) -> None:
-    """Run one job: storymode.api.make with progress written into the job's JSON."""
+def _worker_main(data: str, job_id: str, parent: int, max_minutes: float = Limits.minutes) -> None:
+    """Run one job: storymode.api.make with progress written into the job's JSON, in a process group of its own
+    (so that cancelling kills its ffmpeg too); a video longer than max_minutes is refused before it is rendered."""
     from . import api
+    from .config import resolve_settings
     from .errors import LockedError
     from .events import Event
 
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     store = Store(Path(data))
     job = store.read(job_id)
     if job is None:
         return
     last = [0.0]
+    fps = [30]
 
     def on_event(event: Event) -> None:
         if event.kind not in ("stage-start", "step", "stage-end") or not event.stage:
             return
+        if event.kind == "stage-start" and event.stage == "compose":
+            _check_length(event.total / fps[0], max_minutes)
         job["stages"][event.stage] = {"state": "done" if event.kind == "stage-end" else "running",
                                       "done": event.done, "total": event.total, "cached": event.cached,
                                       "seconds": round(event.seconds, 3)}
@@ -219,6 +355,7 @@ def _worker_main(data: str, job_id: str, parent: int) -> None:
     story_dir = store.story_dir(job_id)
     from_file = None
     try:
+        fps[0] = resolve_settings(request.get("settings") or {}).fps
         story_dir.mkdir(parents=True, exist_ok=True)
         if request.get("text"):
             stem = re.sub(r"[^A-Za-z0-9]+", "-", request.get("title") or "story").strip("-")[:60] or "story"
@@ -243,14 +380,43 @@ def _worker_main(data: str, job_id: str, parent: int) -> None:
     store.write(job)
 
 
+def _check_length(seconds: float, max_minutes: float) -> None:
+    """Refuse a video longer than this server makes (JobTooLong), before it is rendered."""
+    if seconds > max_minutes * 60:
+        raise JobTooLong(f"the video would be {seconds / 60:.1f} minutes long; this server makes videos of at most "
+                         f"{max_minutes:g} minutes (ask for fewer scenes or words per scene, or send a shorter text)")
+
+
+def kill_group(proc: Any) -> None:
+    """Kill a worker and everything it started (its process group: ffmpeg, narrators) and wait for them."""
+    pid = proc.pid
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # not a group leader yet: it has started nothing
+        with contextlib.suppress(OSError):
+            proc.kill()
+    proc.join(10)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # the group's last members (ffmpeg) go a moment after the worker
+        try:
+            os.killpg(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+
+
 # ---------------------------------------------------------------- the scheduler
 class Scheduler:
     """A bounded FIFO queue of job ids and at most `workers` worker processes; all state mirrored on disk."""
 
-    def __init__(self, store: Store, workers: int = 1, max_queue: int = MAX_QUEUE) -> None:
+    def __init__(self, store: Store, workers: int = 1, max_queue: int = MAX_QUEUE,
+                 limits: Limits | None = None) -> None:
         self.store = store
         self.workers = workers
         self.max_queue = max_queue
+        self.limits = limits or Limits()
         self.queue: deque[str] = deque()
         self.running: dict[str, Any] = {}
         self.lock = threading.RLock()
@@ -259,7 +425,9 @@ class Scheduler:
         self.thread: threading.Thread | None = None
 
     def recover(self) -> None:
-        """Queue again the jobs a stopped service left queued or running (or fail them after many restarts)."""
+        """Queue again the jobs a stopped service left queued or running (or fail them after many restarts);
+        job files that cannot be read or have the wrong shape are moved aside first."""
+        self.store.quarantine_bad()
         for job in self.store.all():
             if job["status"] == "running":
                 job["restarts"] = job.get("restarts", 0) + 1
@@ -285,29 +453,53 @@ class Scheduler:
             return job
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Cancel a queued or running job: its worker's process group is killed and its story folder removed;
+        the job stays, cancelled. Other jobs come back unchanged."""
         with self.lock:
             job = self.store.read(job_id)
-            if job is None or job["status"] not in ("queued", "running"):
+            if job is None or job["status"] not in ACTIVE:
                 return job
             with contextlib.suppress(ValueError):
                 self.queue.remove(job_id)
             proc = self.running.pop(job_id, None)
             if proc is not None:
-                proc.terminate()
-                proc.join(10)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join(5)
+                kill_group(proc)
                 job = self.store.read(job_id) or job
+            shutil.rmtree(self.store.story_dir(job_id), ignore_errors=True)
             job.update(status="cancelled", finished=_now())
             self.store.write(job)
             return job
+
+    def remove(self, job_id: str) -> dict[str, Any] | None:
+        """Delete a finished (done, failed or cancelled) job and its files; returns it, or None if missing."""
+        with self.lock:
+            job = self.store.read(job_id)
+            if job is None or job["status"] in ACTIVE:
+                return job
+            proc = self.running.pop(job_id, None)
+            if proc is not None:  # a worker that wrote its result and has not quite exited
+                kill_group(proc)
+            self.store.remove(job_id)
+            return job
+
+    def discard(self, job_id: str) -> tuple[str, dict[str, Any] | None]:
+        """DELETE: ("cancelled", job) for a queued or running job, ("removed", job) for a finished one,
+        ("missing", None) for no job."""
+        with self.lock:
+            job = self.store.read(job_id)
+            if job is None:
+                return "missing", None
+            if job["status"] in ACTIVE:
+                return "cancelled", self.cancel(job_id)
+            return "removed", self.remove(job_id)
 
     def _reap(self) -> None:
         for job_id, proc in list(self.running.items()):
             if proc.is_alive():
                 continue
             proc.join()
+            with contextlib.suppress(OSError):  # anything the worker left running (an ffmpeg)
+                os.killpg(proc.pid, signal.SIGKILL)
             del self.running[job_id]
             job = self.store.read(job_id)
             if job is not None and job["status"] == "running":
@@ -323,9 +515,11 @@ class Scheduler:
                 continue
             job.update(status="running", started=_now())
             self.store.write(job)
-            proc = self.ctx.Process(target=_worker_main, args=(str(self.store.data), job_id, os.getpid()),
-                                    name=f"storymode-job-{job_id[:8]}", daemon=True)
+            proc = self.ctx.Process(target=_worker_main, name=f"storymode-job-{job_id[:8]}", daemon=True,
+                                    args=(str(self.store.data), job_id, os.getpid(), self.limits.minutes))
             proc.start()
+            with contextlib.suppress(OSError):  # the worker does it too; whichever comes first
+                os.setpgid(proc.pid, proc.pid)
             self.running[job_id] = proc
 
     def loop(self) -> None:
@@ -341,14 +535,14 @@ class Scheduler:
         self.thread.start()
 
     def stop(self) -> None:
-        """Stop the workers; their jobs go back to the queue (on disk) for the next start."""
+        """Stop the workers (and their process groups); their jobs go back to the queue (on disk) for the next
+        start."""
         self.stop_event.set()
         if self.thread is not None:
             self.thread.join(5)
         with self.lock:
             for job_id, proc in list(self.running.items()):
-                proc.terminate()
-                proc.join(10)
+                kill_group(proc)
                 job = self.store.read(job_id)
                 if job is not None and job["status"] == "running":
                     job.update(status="queued", started=None)
@@ -366,7 +560,8 @@ def _public(job: dict[str, Any]) -> dict[str, Any]:
 
 
 class BodyLimit:
-    """Pure ASGI middleware: a request body over `limit` bytes gets 413 (by Content-Length or while streaming)."""
+    """Pure ASGI middleware: a request body over `limit` bytes gets 413, by Content-Length or while it streams
+    (chunked); the body is read here, up to the limit, and handed on whole."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -375,43 +570,42 @@ class BodyLimit:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        too_big = False
+        length = dict(scope.get("headers") or []).get(b"content-length")
         try:
             too_big = length is not None and int(length) > self.limit
         except ValueError:
             too_big = True
-        if too_big:
-            return await _send_json(send, 413, {"detail": f"the request body is over {self.limit:,} bytes"})
-        seen = 0
+        body = None if too_big else await _read_body(receive, self.limit)
+        if body is None:
+            return await _send_json(send, 413, {"detail": f"the request body is over {self.limit:,} bytes"},
+                                    [(b"connection", b"close")])
+        replayed = False
 
-        async def limited() -> dict:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        started = False
-
-        async def tracking_send(message: dict) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_json(send, 413, {"detail": f"the request body is over {self.limit:,} bytes"})
+        await self.app(scope, replay, send)
 
 
-class _TooLarge(Exception):
-    pass
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The whole request body, or None once it goes over limit bytes."""
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: nothing more will come
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class BearerAuth:
@@ -432,6 +626,29 @@ class BearerAuth:
         return await self.app(scope, receive, send)
 
 
+class LoopbackHost:
+    """Pure ASGI middleware for a service without a token: only the Host names localhost, 127.0.0.1 and [::1]
+    (any port) are answered, so a web page cannot reach the service through DNS rebinding; others get 421."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if not loopback_host_header(host):
+            return await _send_json(send, 421, {"detail": "this service has no token, so it answers only to the "
+                                                          "Host names localhost, 127.0.0.1 and [::1]"})
+        return await self.app(scope, receive, send)
+
+
+def loopback_host_header(value: str) -> bool:
+    """Whether a Host header names localhost, 127.0.0.1 or [::1], with or without a port."""
+    m = _HOST.fullmatch(value.strip().lower())
+    return bool(m) and m.group(1) in LOOPBACK_NAMES
+
+
 async def _send_json(send: Any, status: int, body: dict, headers: list | None = None) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
@@ -441,10 +658,11 @@ async def _send_json(send: Any, status: int, body: dict, headers: list | None = 
 
 
 def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, max_queue: int = MAX_QUEUE,
-               max_body: int = MAX_BODY) -> Any:
-    """The FastAPI app (its scheduler starts and stops with the app's lifespan)."""
+               max_body: int = MAX_BODY, limits: Limits | None = None) -> Any:
+    """The FastAPI app (its scheduler starts and stops with the app's lifespan); without a token it answers
+    loopback Host names only. Only the OpenAPI JSON is served: no /docs or /redoc (they load scripts from a CDN)."""
     try:
-        from fastapi import FastAPI, Request
+        from fastapi import FastAPI, Request, Response
         from fastapi.exceptions import RequestValidationError
         from fastapi.responses import FileResponse, JSONResponse
     except ImportError:
@@ -452,9 +670,10 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
             from None
     from . import __version__
 
-    StoryRequest = request_model()  # noqa: N806 - a model class
+    limits = limits or Limits()
+    StoryRequest = request_model(limits)  # noqa: N806 - a model class
     store = Store(Path(data))
-    scheduler = Scheduler(store, workers=workers, max_queue=max_queue)
+    scheduler = Scheduler(store, workers=workers, max_queue=max_queue, limits=limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> Any:
@@ -462,14 +681,15 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
         yield
         scheduler.stop()
 
-    app = FastAPI(title="storymode", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="storymode", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Prompt or text in, narrated and illustrated story video out.")
     app.state.scheduler = scheduler
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": ErrorBody, "description": text}
         for code, text in ((400, "not JSON"), (401, "missing or wrong bearer token"), (404, "no such job"),
-                           (409, "not ready"), (413, "body too large"), (422, "invalid request"),
-                           (429, "queue full"))}
+                           (409, "not ready"), (413, "body or text too large"),
+                           (421, "not a loopback Host name (a service without a token)"),
+                           (422, "invalid request, or over this server's limits"), (429, "queue full"))}
 
     def missing(job_id: str) -> JSONResponse:
         return JSONResponse({"detail": f"no job {job_id[:64]!r}"}, status_code=404)
@@ -483,10 +703,11 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
                                                                                               ("text",)))]
         if not real:
             return JSONResponse({"detail": "give a prompt or a text (one of them)"}, status_code=422)
+        too_long = _too_long(real)
+        if too_long:
+            return JSONResponse({"detail": too_long}, status_code=413)
         e = real[0]
-        where = ".".join(str(p) for p in e.get("loc", ())
-                         if p != "body" and p not in ("PromptRequest", "TextRequest")) or "body"
-        return JSONResponse({"detail": f"{where}: {e.get('msg')}"}, status_code=422)
+        return JSONResponse({"detail": f"{_where(e)}: {e.get('msg')}"}, status_code=422)
 
     def submit(body: Any) -> Any:
         settings = body.settings.model_dump(mode="json", exclude_none=True) if body.settings else {}
@@ -494,11 +715,16 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
             from .config import resolve_settings
             from .pipeline import check_backends, clean_prompt
 
-            check_backends(resolve_settings(settings))
+            settings = within_limits(limits, resolve_settings(settings), settings)
+            resolved = resolve_settings(settings)
+            check_backends(resolved)
             if getattr(body, "prompt", None):
                 clean_prompt(body.prompt)
         except StorymodeError as err:
             return JSONResponse({"detail": str(err)}, status_code=422)
+        over = over_limits(limits, resolved, getattr(body, "text", None))
+        if over:
+            return JSONResponse({"detail": over[1]}, status_code=over[0])
         request = {"prompt": getattr(body, "prompt", None), "text": getattr(body, "text", None),
                    "title": body.title, "settings": settings}
         try:
@@ -517,18 +743,18 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
         job = store.read(job_id)
         return missing(job_id) if job is None else _public(job)
 
-    @app.delete("/stories/{job_id}", response_model=JobStatus, responses=errors,
-                summary="Cancel a queued or running story")
+    @app.delete("/stories/{job_id}", response_model=JobStatus, summary="Cancel or remove a story",
+                responses={**errors, 204: {"description": "a finished story, removed with its files"}},
+                description="A queued or running story is cancelled (200, its status): its processes are "
+                            "killed and its files removed. A done, failed or cancelled one is removed with its "
+                            "files (204); it is then gone (404).")
     def cancel(job_id: str) -> Any:
         if not JOB_ID.match(job_id):
             return missing(job_id)
-        job = scheduler.cancel(job_id)
+        outcome, job = scheduler.discard(job_id)
         if job is None:
             return missing(job_id)
-        if job["status"] in ("done", "failed"):
-            ended = "finished" if job["status"] == "done" else "failed"
-            return JSONResponse({"detail": f"the job has already {ended}"}, status_code=409)
-        return _public(job)
+        return _public(job) if outcome == "cancelled" else Response(status_code=204)
 
     def result_route(name: str, filename: str, media_type: str) -> None:
         def get_result(job_id: str) -> Any:
@@ -552,11 +778,26 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
         result_route(name, filename, media_type)
 
     asgi: Any = BodyLimit(app, max_body)
-    if token:
-        asgi = BearerAuth(asgi, token)
-    asgi_app = asgi
-    app.state.asgi = asgi_app
-    return app if asgi is app else _Wrapped(asgi_app, app)
+    asgi = BearerAuth(asgi, token) if token else LoopbackHost(asgi)
+    app.state.asgi = asgi
+    return _Wrapped(asgi, app)
+
+
+def _where(error: dict) -> str:
+    return ".".join(str(p) for p in error.get("loc", ())
+                    if p != "body" and p not in ("PromptRequest", "TextRequest")) or "body"
+
+
+def _too_long(errors: list[dict]) -> str | None:
+    """The message for a prompt or text over its length limit (answered with 413), if that is an error here."""
+    for e in errors:
+        if e.get("type") == "string_too_long" and e.get("loc", ())[-1:] in (("prompt",), ("text",)):
+            field = e["loc"][-1]
+            given = e.get("input")
+            size = f"{len(given):,} characters" if isinstance(given, str) else "too long"
+            return f"{field}: the {field} is {size}; this server takes at most " \
+                   f"{e.get('ctx', {}).get('max_length', 0):,} characters"
+    return None
 
 
 class _Wrapped:
@@ -584,6 +825,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_token(host: str, token: str | None) -> None:
+    """Beyond loopback, refuse to start without a strong token (UsageError, exit code 2)."""
+    if is_loopback(host):
+        return
+    if not token:
+        raise UsageError(f"--host {host} is reachable from other machines: set a token with STORYMODE_TOKEN "
+                         "(or --token) so every request must carry it, or listen on 127.0.0.1")
+    if len(token) < MIN_TOKEN:
+        raise UsageError(f"--host {host} is reachable from other machines: the token is {len(token)} characters, "
+                         f"too weak; use at least {MIN_TOKEN} (make one with: python -c \"import secrets; "
+                         "print(secrets.token_urlsafe(32))\"), or listen on 127.0.0.1")
+
+
 def _default_data() -> Path:
     from platformdirs import user_data_dir
 
@@ -604,10 +858,9 @@ def _lock_data(data: Path) -> Any:
     return fh
 
 
-
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; beyond loopback a token is required.")
+              help=f"Address to listen on; beyond loopback a token of at least {MIN_TOKEN} characters is required.")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
 @click.option("--token", envvar="STORYMODE_TOKEN", help="Bearer token every request must carry "
               "(or STORYMODE_TOKEN; prefer the variable: a flag shows in `ps`).")
@@ -617,17 +870,25 @@ def _lock_data(data: Path) -> Any:
               help="Stories made at the same time (one process each).")
 @click.option("--max-queue", type=click.IntRange(1, 100_000), default=MAX_QUEUE, show_default=True,
               help="Stories that may wait; more get 429.")
+@click.option("--max-scenes", type=click.IntRange(1, MAX_SCENES), default=Limits.scenes, show_default=True,
+              help="Scenes a story may have (a text's Markdown sections count).")
+@click.option("--max-resolution", type=click.Choice(RESOLUTION_NAMES), default=Limits.resolution,
+              show_default=True, help="The largest resolution a story may ask for.")
+@click.option("--max-text", type=click.IntRange(min=1), default=Limits.text, show_default=True,
+              help="Characters of a text sent to be narrated word for word; more get 413.")
+@click.option("--max-minutes", type=click.FloatRange(min=0.1), default=Limits.minutes, show_default=True,
+              help="Minutes of video a story may last; a longer one fails before it is rendered.")
 @guarded
-def serve(host: str, port: int, token: str | None, data: Path | None, workers: int, max_queue: int) -> None:
+def serve(host: str, port: int, token: str | None, data: Path | None, workers: int, max_queue: int,
+          max_scenes: int, max_resolution: str, max_text: int, max_minutes: float) -> None:
     """Serve storymode over HTTP: POST /stories, GET /stories/{id}[/video|srt|vtt|story|storybook], DELETE.
 
     \b
-    The OpenAPI spec is at /openapi.json, the docs at /docs.
+    The OpenAPI spec is at /openapi.json (no /docs page: it would load scripts from a CDN).
+    Without a token only loopback Host names (localhost, 127.0.0.1, [::1]) are answered.
     """
-    token = token or None
-    if not is_loopback(host) and not token:
-        raise UsageError(f"--host {host} is reachable from other machines: set a token with STORYMODE_TOKEN "
-                         "(or --token) so every request must carry it, or listen on 127.0.0.1")
+    token = (token or "").strip() or None
+    check_token(host, token)
     try:
         import uvicorn
     except ImportError:
@@ -635,7 +896,8 @@ def serve(host: str, port: int, token: str | None, data: Path | None, workers: i
             from None
     data = (data or _default_data()).resolve()
     lock = _lock_data(data)
-    app = create_app(data, token=token, workers=workers, max_queue=max_queue)
+    limits = Limits(scenes=max_scenes, resolution=max_resolution, text=max_text, minutes=max_minutes)
+    app = create_app(data, token=token, workers=workers, max_queue=max_queue, limits=limits)
     click.echo(f"storymode serving on http://{host}:{port} (data {data}; {'token required' if token else 'no token'})",
                err=True)
     try:

@@ -106,7 +106,8 @@ def test_a_story_end_to_end(server: Server) -> None:
     story = server.client.get(f"/stories/{job_id}/story").json()
     assert len(story["scenes"]) == 1
     assert "<html" in server.client.get(f"/stories/{job_id}/storybook").text.lower()
-    assert server.client.delete(f"/stories/{job_id}").status_code == 409  # finished: nothing to cancel
+    assert server.client.delete(f"/stories/{job_id}").status_code == 204  # finished: removed with its files
+    assert server.client.get(f"/stories/{job_id}").status_code == 404
 
 
 @pytest.mark.timeout(120)
