@@ -1,6 +1,7 @@
 """The storymode command line. It calls the Python API and maps StorymodeError to a message and an exit code."""
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -38,15 +39,41 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE", help="A backend option."),
         click.option("--config", type=click.Path(path_type=Path), help="Settings file (default ./storymode.toml)."),
         click.option("--profile", type=str, help="A [profiles.NAME] table of the settings file."),
+        trust_config_option(),
         click.option("--fresh", is_flag=True, help="Ignore the cache and redo everything."),
         click.option("--force", is_flag=True, help="Overwrite an output file that is not this story's render."),
         click.option("-q", "--quiet", is_flag=True, help="No progress output."),
         click.option("--progress", "progress_kind", type=click.Choice(["bar", "json", "none"]), default="bar",
                      help="Progress as bars (default), JSON lines on stdout, or none."),
     ]
+    fn = with_trust(fn)
     for decorator in reversed(decorators):
         fn = decorator(fn)
     return fn
+
+
+TRUST_CONFIG_HELP = (
+    "Treat the settings file this command reads (a storymode.toml in the current folder, or --config FILE) as "
+    "your own: let it turn on trust_remote_code, send an API key to its own base_url, and name paths outside its "
+    "folder. Only for a file you wrote or checked (see SECURITY.md).")
+
+
+def trust_config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--trust-config, which runs the command inside config.trusting()."""
+    return click.option("--trust-config", "trust_config", is_flag=True, help=TRUST_CONFIG_HELP)
+
+
+def with_trust(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command inside config.trusting() when it was given --trust-config (so the API's own reads agree)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .config import trusting
+
+        with trusting(bool(kwargs.get("trust_config"))):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 NARRATION_AUDIO_HELP = (
@@ -65,7 +92,7 @@ def narration_audio_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
     """Split -o values into the output path and backend options; gather the setting overrides."""
-    from .config import looks_like_option, place_options, resolve_settings
+    from .config import check_video_path, looks_like_option, place_options, resolve_settings
     from .errors import UsageError
     from .registry import STAGES
 
@@ -78,6 +105,8 @@ def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]
             raise UsageError(f"two outputs given ({out} and {value}); give one -o PATH")
         else:
             out = Path(value)
+    if out is not None:
+        check_video_path(out)
     keys = ["scenes", "audience", "style", "tone", "words_per_scene", "aspect", "resolution", "seed",
             "writer", "narrator", "illustrator", "composer", "music", "align"]
     overrides = {k: params.get(k) for k in keys}
@@ -203,13 +232,19 @@ def illustrate(story_dir: Path, **params: Any) -> None:
 def compose(story_dir: Path, **params: Any) -> None:
     """Render a story folder to MP4 + SRT + VTT (default: the folder's name with .mp4)."""
     from . import api
+    from .errors import UsageError
 
     overrides, out = _settings_from(params)
+    if out is None:  # the folder's name with .mp4 beside it ('-d .' too: the folder's own name)
+        folder = Path(story_dir) if Path(story_dir).name else Path(story_dir).resolve()
+        if not folder.name:
+            raise UsageError(f"the story folder {story_dir} has no name to give the video; give -o NAME.mp4")
+        out = folder.with_suffix(".mp4")
     timeline = _run_with_view(params, lambda view: api.compose(
         story_dir, out=out, fresh=params["fresh"], force=params["force"], config=params.get("config"),
         profile=params.get("profile"), on_event=view, narration_audio=params.get("narration_audio"), **overrides))
     if not params["quiet"] and params["progress_kind"] != "json":
-        click.echo(f"{timeline.duration:.1f} s -> {out or Path(story_dir).with_suffix('.mp4')}")
+        click.echo(f"{timeline.duration:.1f} s -> {out}")
 
 
 @cli.command()

@@ -6,7 +6,8 @@ An example file is TOML: an optional ``title`` (shown on the page), one of ``pro
 beside it, narrated word for word) or ``story`` (a prepared story.json beside it, copied into the story folder;
 a ``prompt`` may stay as its description), and any setting of ``storymode make`` (scenes, aspect, resolution,
 seed, audience, tone, style, words_per_scene, fps, music, writer/narrator/illustrator/composer, [options.STAGE]).
-Paths (text, story, music) are relative to the example file.
+Paths (text, story, music) are relative to the example file and stay in its folder: an example is data, and only
+``--trust-config`` lets it name a file elsewhere, turn on trust_remote_code or send a key to its base_url (SECURITY.md).
 
 What it writes:
 
@@ -27,7 +28,6 @@ import html
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,11 +38,6 @@ import click
 
 from .guard import guarded
 from .errors import StorymodeError, UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EXAMPLE_KEYS = ("title", "prompt", "text", "story")
@@ -135,27 +130,37 @@ def _example_model() -> Any:
     return ExampleFile
 
 
-def _beside(example: Path, value: str, key: str) -> Path:
+EXAMPLE_HINT = "an example file cannot do that; pass --trust-config if you trust this example"
+
+
+def _beside(example: Path, value: str, key: str, trusted: bool) -> Path:
+    """The file an example names (relative to the example); one outside the example's folder needs trust."""
+    from .config import as_toml, leaves_folder, refuse
+
+    if not trusted and leaves_folder(value, example.parent):
+        raise refuse(str(example), f"{key} = {as_toml(value)}", f"names a file outside the example's folder "
+                     f"({example.parent})", EXAMPLE_HINT)
     path = (example.parent / value).expanduser()
     if not path.is_file():
         raise UsageError(f"{example}: {key} = {value!r}: no such file ({path})")
     return path.resolve()
 
 
-def load_example(path: Path) -> Example:
-    """Read and validate one example file; UsageError names the file and the key at fault."""
+def load_example(path: Path, *, trusted: bool = False) -> Example:
+    """Read and validate one example file; UsageError names the file and the key at fault.
+
+    An example is data (SECURITY.md): unless trusted (--trust-config), it may not name files outside its folder,
+    turn on trust_remote_code or send an API key to its own base_url.
+    """
     from pydantic import ValidationError
+
+    from .config import check_untrusted, describe_error, load_toml, trusted_now
 
     path = Path(path)
     name = path.stem
     if not NAME.match(name):
         raise UsageError(f"{path}: the file name {name!r} cannot name a story; use letters, digits, '.', '_' or '-'")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"{path}: not valid TOML: {err}") from None
+    data = load_toml(path)
     model = _example_model()
     try:
         parsed = model.model_validate(data)
@@ -169,18 +174,21 @@ def load_example(path: Path) -> Example:
                 problems.append(f"unknown key {where!r}; keys are {', '.join(EXAMPLE_KEYS)} and the settings "
                                 f"{', '.join(sorted(Settings.model_fields))}")
             else:
-                problems.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+                problems.append(describe_error(e))
         raise UsageError(f"{path}: " + "; ".join(problems)) from None
+    trusted = trusted or trusted_now()
+    if not trusted:
+        check_untrusted(data, str(path), path.parent, parsed, hint=EXAMPLE_HINT)
     if parsed.text and (parsed.prompt or parsed.story):
         raise UsageError(f"{path}: give `text` alone (the text is the story), not with `prompt` or `story`")
     if not (parsed.prompt or parsed.text or parsed.story):
         raise UsageError(f"{path}: say what the story is: a `prompt`, a `text` file or a `story` file")
     settings = {k: v for k, v in data.items() if k not in EXAMPLE_KEYS}
     if parsed.music:
-        settings["music"] = str(_beside(path, parsed.music, "music"))
+        settings["music"] = str(_beside(path, parsed.music, "music", trusted))
     return Example(name=name, path=path, title=parsed.title, prompt=parsed.prompt,
-                   text=_beside(path, parsed.text, "text") if parsed.text else None,
-                   story=_beside(path, parsed.story, "story") if parsed.story else None, settings=settings)
+                   text=_beside(path, parsed.text, "text", trusted) if parsed.text else None,
+                   story=_beside(path, parsed.story, "story", trusted) if parsed.story else None, settings=settings)
 
 
 def find_examples(examples_dir: Path) -> list[Path]:
@@ -391,11 +399,21 @@ made by the storymode project from sine waves. Fonts: DejaVu Sans.</p></footer>
 
 # ---------------------------------------------------------------- the whole gallery
 def build_gallery(examples_dir: Path, out_dir: Path, *, only: list[str] | None = None,
-                  on_story: Callable[[GalleryStory], None] | None = None) -> GalleryResult:
+                  on_story: Callable[[GalleryStory], None] | None = None,
+                  trust_config: bool = False) -> GalleryResult:
     """Render every example of examples_dir (or those named in only) and write out_dir/index.html.
 
     A broken example is reported (in the result, to on_story, and on the page) and the others still build.
+    trust_config: treat the example files (and a storymode.toml in the current folder) as the user's own.
     """
+    from .config import trusting
+
+    with trusting(trust_config):
+        return _build_gallery(examples_dir, out_dir, only, on_story)
+
+
+def _build_gallery(examples_dir: Path, out_dir: Path, only: list[str] | None,
+                   on_story: Callable[[GalleryStory], None] | None) -> GalleryResult:
     t0 = time.perf_counter()
     examples_dir, out_dir = Path(examples_dir), Path(out_dir)
     files = find_examples(examples_dir)
@@ -445,13 +463,16 @@ def _print_story(story: GalleryStory) -> None:
 @click.option("--only", multiple=True, metavar="NAME", help="Build only this example (file name without .toml; "
               "repeatable). The page then lists only these.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-story progress, only errors.")
+@click.option("--trust-config", "trust_config", is_flag=True,
+              help="Treat the example files (and ./storymode.toml) as your own: let them name files outside their "
+                   "folder, turn on trust_remote_code or send an API key to their base_url (see SECURITY.md).")
 @guarded
-def gallery(examples_dir: Path, out_dir: Path, only: tuple[str, ...], quiet: bool) -> None:
+def gallery(examples_dir: Path, out_dir: Path, only: tuple[str, ...], quiet: bool, trust_config: bool) -> None:
     """Render every example in EXAMPLES_DIR (cached) into a static web gallery at OUT/index.html."""
     if not quiet:
         click.echo(f"building the gallery of {examples_dir} into {out_dir}/")
     result = build_gallery(examples_dir, out_dir, only=list(only) or None,
-                           on_story=None if quiet else _print_story)
+                           on_story=None if quiet else _print_story, trust_config=trust_config)
     failed = result.failed
     if quiet:
         for story in failed:
