@@ -2,27 +2,33 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, recorded
 from .cast import assign_cast, load_presets
-from .config import Settings
+from .config import Settings, check_video_path
 from .errors import UsageError
 from .events import Event, Listener, ignore
 from .illustrators.base import IllustrationRequest, Illustrator
 from .narrators.base import Narrator
+from .narrators.speakable import RULES as SPEAKABLE_RULES
 from .narrators.recording import check_file as check_recording
 from .registry import create
-from .story import Story, clean_text, load_story
-from .timeline import LineAudio, Timeline, build_timeline, frame_size
-from .workspace import Workspace, artifact_key, atomic_path, atomic_write_json, atomic_write_text
+from .story import Story, clean_text, load_story, one_line
+from .timeline import LineAudio, Timeline, build_timeline, frame_size, line_audio
+from .workspace import (Workspace, artifact_key, atomic_path, atomic_write_bytes, atomic_write_json,
+                        atomic_write_text, sweep_temporaries)
 from .writers.base import WriteRequest, Writer
+
+if TYPE_CHECKING:
+    from .composers.base import Composer, FrameProgress
 
 OPENMOJI_CREDIT = "Illustrations use OpenMoji (openmoji.org), CC BY-SA 4.0"
 MAX_PROMPT = 100_000
@@ -154,9 +160,7 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
 
 # ---------------------------------------------------------------- narrate
 def _line_audio(wav: Path, timings: dict, speaker: str, pause_after: float | None) -> LineAudio:
-    return LineAudio(path=str(wav), duration=float(timings["duration"]), speaker=speaker,
-                     sentences=tuple(tuple(s) for s in timings["sentences"]),
-                     words=tuple(tuple(w) for w in timings["words"]), pause_after=pause_after)
+    return line_audio(str(wav), timings, speaker, pause_after)  # validated: an edited file may hold anything
 
 
 def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: bool = False,
@@ -184,16 +188,14 @@ def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: boo
         scene_timings: list[dict] = []
         for line in scene.lines:
             voice = cast[line.speaker]
-            key = artifact_key("narration", narrator.fingerprint(), voice.model_dump(), line.text, line.pace)
+            key = artifact_key("narration", narrator.fingerprint(), voice.model_dump(), line.text, line.pace,
+                               SPEAKABLE_RULES)
             wav = ws.narration_dir() / f"{key}.wav"
             meta = ws.narration_dir() / f"{key}.json"
             timings = None
             if not fresh and wav.exists() and meta.exists():
-                try:
-                    timings = json.loads(meta.read_text(encoding="utf-8"))
-                    cached += 1
-                except ValueError:
-                    timings = None
+                timings = recorded.valid_timings(ws.read_json(meta))  # a damaged record is made again
+                cached += timings is not None
             if timings is None:
                 narration = narrator.narrate(line.text, voice, line.pace)
                 write_wav(wav, narration.samples, narration.sample_rate)
@@ -234,13 +236,9 @@ def _aligned_scene(ws: Workspace, scene_timings: list[dict], scene, fresh: bool)
 
     key = artifact_key("aligned", fingerprint(), [t["key"] for t in scene_timings])
     path = ws.narration_dir() / f"{key}.aligned.json"
-    refined = None
-    if not fresh and path.exists():
-        try:
-            refined = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            refined = None
-    if refined is None or len(refined) != len(scene_timings):
+    refined = None if fresh else ws.read_json(path)
+    if (not isinstance(refined, list) or len(refined) != len(scene_timings)
+            or not all(map(recorded.valid_timings, refined))):
         refined = [{k: v for k, v in t.items() if k != "wav"} for t in refine_timings(scene_timings)]
         atomic_write_json(path, refined)  # the timings only; the wav paths come from this run
     return [_line_audio(Path(cur["wav"]), t, line.speaker, line.pause_after)
@@ -318,13 +316,106 @@ def check_output(out: Path, ws: Workspace, force: bool) -> None:
         os.unlink(probe)
     except OSError as err:
         raise UsageError(f"cannot write {out}: the folder {parent} is not writable ({err.strerror})") from None
-    if out.is_dir():
-        raise UsageError(f"cannot write {out}: it is a folder")
-    if out.exists() and not force:
-        own = ws.get_meta("output") or {}
-        if own.get("path") != str(out.resolve()) or own.get("stamp") != _file_stamp(out):
-            raise UsageError(f"{out} already exists and is not this story's earlier render; "
+    for path in output_paths(out):
+        if path.is_dir():
+            raise UsageError(f"cannot write {path}: it is a folder")
+    if force:
+        return
+    video, *sidecars = output_paths(out)
+    if not is_own(ws, video):
+        raise UsageError(f"{video} already exists and is not this story's earlier render; "
+                         "use --force to overwrite it, or choose another output")
+    for path in sidecars:
+        if not is_own(ws, path):
+            raise UsageError(f"{path} already exists and was not written by this story; "
                              "use --force to overwrite it, or choose another output")
+
+
+# ---------------------------------------------------------------- which files at the output are this story's own
+# manifest "files": resolved path -> claims [{"stamp": {size, mtime_ns} | None, "sha256": hex | None}]. A file is
+# claimed in the manifest BEFORE it is renamed into place, so a run stopped at any moment leaves a file the next
+# run recognises as its own (by its stamp, which a rename keeps, or else by its content).
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _matches(path: Path, record: dict) -> bool:
+    """Whether the file at path is the one record describes: same stamp, or else (same size and) same content."""
+    stamp = _file_stamp(path)
+    if stamp is None or not isinstance(record, dict):
+        return False
+    if record.get("stamp") == stamp:
+        return True
+    size = record["stamp"].get("size") if isinstance(record.get("stamp"), dict) else None
+    return bool(record.get("sha256")) and size in (None, stamp["size"]) and record["sha256"] == _sha256(path)
+
+
+def _claims(ws: Workspace) -> dict:
+    """The manifest's claims; a manifest from before claims recorded only the video's stamp in "output", and
+    the caption files beside that video count as ours while it does."""
+    files = ws.get_meta("files")
+    if isinstance(files, dict):
+        return files
+    own = ws.get_meta("output") or {}
+    video = Path(str(own.get("path") or ""))
+    if not own.get("path") or own.get("stamp") is None or own.get("stamp") != _file_stamp(video):
+        return {}
+    return {str(p): [{"stamp": _file_stamp(p), "sha256": None}] for p in output_paths(video) if p.exists()}
+
+
+def _claims_of(files: dict, path: Path) -> list:
+    found = files.get(str(path.resolve()))
+    return found if isinstance(found, list) else []
+
+
+def is_own(ws: Workspace, path: Path) -> bool:
+    """Whether path is free to (over)write: missing, or holding what this story wrote (or was allowed to) there."""
+    if _file_stamp(path) is None:
+        return True
+    return any(_matches(path, c) for c in _claims_of(_claims(ws), path))
+
+
+def claim(ws: Workspace, path: Path, *, stamp: dict | None = None, sha256: str | None = None,
+          **meta: object) -> None:
+    """Record, before it lands, that the file about to be at path is this story's (other top-level meta too).
+
+    The claim of the file there now is kept when it is ours, in case the new one never lands."""
+    files = _claims(ws)
+    kept = [c for c in _claims_of(files, path) if _matches(path, c)][:1]
+    files[str(path.resolve())] = [{"stamp": stamp, "sha256": sha256}, *kept]
+    manifest = ws.read_manifest()
+    manifest.update(meta, files=files)
+    atomic_write_json(ws.manifest_path, manifest)
+
+
+def _write_sidecar(ws: Workspace, path: Path, text: str) -> None:
+    data = text.encode("utf-8")
+    claim(ws, path, sha256=hashlib.sha256(data).hexdigest())
+    atomic_write_bytes(path, data)
+
+
+def _staged(out: Path) -> Path:
+    """Where the composer renders before the video is claimed and renamed into place (a temporary's name)."""
+    return out.with_name(f".{out.stem}.rendered.part.mp4")
+
+
+def _render(ws: Workspace, composer: Composer, timeline: Timeline, out: Path, key: str, metadata: dict,
+            progress: FrameProgress, titles: list[str]) -> None:
+    """Render to a staged file, claim it (stamp and content hash) with the render's key, then rename it to out."""
+    staged = _staged(out)
+    try:
+        composer.compose(timeline, staged, ws.build_dir(), metadata, progress,
+                         chapter_titles=titles)
+        stamp, digest = _file_stamp(staged), _sha256(staged)  # a rename keeps size and mtime: both hold for out
+        claim(ws, out, stamp=stamp, sha256=digest,
+              output={"path": str(out.resolve()), "key": key, "stamp": stamp, "sha256": digest})
+        os.replace(staged, out)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def check_music(path: str) -> str:
@@ -374,33 +465,38 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     frames = round(timeline.duration * timeline.fps)
     emit(Event("stage-start", "compose", total=frames))
     storybook = ws.root / "storybook.html"
-    if (not fresh and own.get("key") == key and own.get("path") == str(out.resolve())
-            and own.get("stamp") == _file_stamp(out) and srt.exists() and vtt.exists() and storybook.exists()):
+    if force:  # the user let us overwrite what is there: a rerun after an interrupt needs no --force again
+        for path in (video, srt, vtt):
+            if not is_own(ws, path):
+                claim(ws, path, stamp=_file_stamp(path))
+    rendered = (not fresh and own.get("key") == key and own.get("path") == str(out.resolve())
+                and _matches(video, own) and all(p.exists() and is_own(ws, p) for p in (srt, vtt)))
+    if not rendered:
+        _write_sidecar(ws, srt, to_srt(timeline.cues))
+        _write_sidecar(ws, vtt, to_vtt(timeline.cues))
+        titles = [one_line(s.lines[0].text, 60) for s in story.scenes]
+
+        def progress(done: int, total: int) -> None:
+            emit(Event("step", "compose", done=done, total=total))
+
+        _render(ws, composer, timeline, out, key, metadata, progress, titles)
+    elif storybook.is_file():
         emit(Event("stage-end", "compose", done=frames, total=frames, cached=frames,
                    seconds=time.perf_counter() - t0))
         return timeline, True
-    atomic_write_text(srt, to_srt(timeline.cues))
-    atomic_write_text(vtt, to_vtt(timeline.cues))
-    titles = [s.lines[0].text[:60] for s in story.scenes]
-
-    def progress(done: int, total: int) -> None:
-        emit(Event("step", "compose", done=done, total=total))
-
-    composer.compose(timeline, out, ws.build_dir(), metadata, progress, chapter_titles=titles)
     write_storybook(story, timeline, storybook)
-    ws.set_meta("output", {"path": str(out.resolve()), "key": key, "stamp": _file_stamp(out)})
-    emit(Event("stage-end", "compose", done=frames, total=frames, seconds=time.perf_counter() - t0))
-    return timeline, False
+    emit(Event("stage-end", "compose", done=frames, total=frames, cached=frames if rendered else 0,
+               seconds=time.perf_counter() - t0))
+    return timeline, rendered
 
 
 # ---------------------------------------------------------------- all stages
 def remove_stale_temporaries(ws: Workspace, out: Path) -> None:
-    """Delete temporary files a killed run left behind (safe: we hold the folder's lock)."""
-    patterns = [(ws.root, ".*.part*"), (ws.narration_dir(), ".*.part*"), (ws.art_dir(), ".*.part*"),
-                (ws.build_dir(), ".*.part*"), (out.parent, f".{out.stem}.*.part.mp4")]
-    for folder, pattern in patterns:
-        for stale in folder.glob(pattern):
-            stale.unlink(missing_ok=True)
+    """Delete temporary files a killed run left behind (safe: we hold the folder's lock): our own temp names
+    only, regular files, never through a link."""
+    ws.remove_temporaries()
+    sweep_temporaries(out.parent.resolve(), out.stem)  # the staged render (_staged) is one of these names
+    sweep_temporaries(out.parent.resolve(), _staged(out).stem)  # the composer's own temporary for it
 
 
 def default_story_dir(out: Path) -> Path:
@@ -412,9 +508,7 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
         title: str | None = None, story_dir: Path | None = None, fresh: bool = False, force: bool = False,
         emit: Listener = ignore, narration_audio: str | Path | bool | None = None) -> Result:
     """Every stage, in order, over one locked story folder (narration_audio: see narrate_stage)."""
-    out = Path(out)
-    if out.suffix.lower() != ".mp4":
-        raise UsageError(f"the output {out} must end in .mp4")
+    out = check_video_path(Path(out))
     ws = Workspace(story_dir or default_story_dir(out))
     check_backends(settings)
     if settings.music:

@@ -10,10 +10,16 @@ line's timings and its wav, narration/<line key>.wav. The key holds the recordin
 when the file's size or mtime changed), every line's text and the cutter's fingerprint: the same recording of
 the same text is cut once, a new recording or an edited text is cut again, and nothing is shared with
 synthesized lines (whose keys start from "narration").
+
+A story folder may come from elsewhere, so what it remembers is checked before it is used: the remembered
+recording must be an absolute path without links whose bytes still hash to the remembered sha256 (else the user
+is asked to give --narration-audio again), and a cached cut names its clips by bare file name in narration/
+(anything else, or timings of the wrong shape, and the cache entry is treated as missing and cut again).
 """
 from __future__ import annotations
 
-import json
+import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +28,13 @@ from typing import Any
 from .errors import MissingDependency, UsageError
 from .events import Event, Listener, ignore
 from .story import Story
-from .timeline import LineAudio
-from .workspace import Workspace, artifact_key, atomic_write_json
+from .timeline import MAX_LINE_S, LineAudio
+from .workspace import Workspace, artifact_key, atomic_write_json, is_plain_file
 
 META = "narration_audio"
 VOICE = "recording"
+_CLIP_NAME = re.compile(r"[0-9a-f]{20}\.wav")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -50,16 +58,46 @@ def _stamp(path: Path) -> dict | None:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
 def _digest(path: Path, remembered: dict | None) -> str:
     from .narrators.recording import file_digest
 
-    if remembered and remembered.get("path") == str(path) and remembered.get("stamp") == _stamp(path):
+    if (remembered and remembered.get("path") == str(path) and remembered.get("stamp") == _stamp(path)
+            and _is_sha256(remembered.get("sha256"))):
         return str(remembered["sha256"])  # unchanged since it was hashed
     return file_digest(path)
 
 
+def _remembered_recording(remembered: dict) -> tuple[Path, str]:
+    """The remembered recording's path and sha256, once both are as narrate() writes them (else refused)."""
+    value, sha = remembered.get("path"), remembered.get("sha256")
+    path = Path(value) if isinstance(value, str) and "\x00" not in value else None
+    try:
+        plain = path is not None and path.is_absolute() and path.resolve() == path
+    except (OSError, RuntimeError):
+        plain = False
+    if not plain or not _is_sha256(sha):
+        raise UsageError(f"manifest.json: {META} names {repr(value)[:200]}, which is not the absolute path (without "
+                         "links or '..') of a recording; give --narration-audio FILE again, or --narration-audio "
+                         "none for synthesized voices")
+    assert path is not None
+    return path, str(sha)
+
+
+def _changed(path: Path) -> UsageError:
+    return UsageError(f"{path} is not the recording this story folder was narrated from (it changed since, or "
+                      f"manifest.json names another file); give --narration-audio {path} again to cut it anew, "
+                      "or --narration-audio none for synthesized voices")
+
+
 def choose(ws: Workspace, narration_audio: str | Path | bool | None) -> Recording | None:
-    """The recording to narrate from (None: synthesized voices); "none" makes the folder forget its recording."""
+    """The recording to narrate from (None: synthesized voices); "none" makes the folder forget its recording.
+
+    The recording the folder remembers is used only while its bytes are the ones it was cut from: a folder
+    from elsewhere cannot make storymode cut (and show) another file of this machine."""
     from .narrators import align
     from .narrators.recording import check_file
 
@@ -69,18 +107,21 @@ def choose(ws: Workspace, narration_audio: str | Path | bool | None) -> Recordin
         if remembered:
             ws.set_meta(META, None)
         return None
+    sha = None
     if narration_audio:
         path = check_file(narration_audio)
     elif remembered:
-        path = Path(remembered["path"])
+        path, sha = _remembered_recording(remembered)
         if not path.is_file():  # gone: its cut may still be cached (narrate() says so if it is not)
-            return Recording(path, str(remembered["sha256"]))
+            return Recording(path, sha)
+        if _digest(path, remembered) != sha:
+            raise _changed(path)
     else:
         return None
     if align.missing():
         raise MissingDependency(f"--narration-audio needs Whisper alignment ({', '.join(align.missing())}): "
                                 f"{align.INSTALL_HINT}")
-    return Recording(path, _digest(path, remembered))
+    return Recording(path, sha or _digest(path, remembered))
 
 
 def cut_key(recording: Recording, story: Story) -> str:
@@ -91,15 +132,43 @@ def cut_key(recording: Recording, story: Story) -> str:
     return artifact_key("recording", fingerprint(), recording.sha256, texts, story.language)
 
 
-def _cached(index: Path, story: Story) -> list[list[dict]] | None:
-    try:
-        lines = json.loads(index.read_text(encoding="utf-8"))["lines"]
-    except (OSError, ValueError, KeyError, TypeError):
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _span(value: Any, duration: float) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and _finite(value[1])
+            and _finite(value[2]) and 0 <= value[1] <= value[2] <= duration + 1.0)
+
+
+def valid_timings(record: Any) -> dict | None:
+    """A line's timings record read back from the folder, or None when it is not one (then it is made again)."""
+    if not isinstance(record, dict):
         return None
+    duration = record.get("duration")
+    if not _finite(duration) or not 0 <= duration <= MAX_LINE_S:
+        return None
+    for spans in (record.get("sentences"), record.get("words")):
+        if not isinstance(spans, list) or not all(_span(span, duration) for span in spans):
+            return None
+    return record
+
+
+def _own_clip(ws: Workspace, line: Any) -> bool:
+    """A cut line: valid timings and a clip named as _cut names it, a plain file in narration/ (no path)."""
+    wav = line.get("wav") if isinstance(line, dict) else None
+    return (valid_timings(line) is not None and isinstance(wav, str) and _CLIP_NAME.fullmatch(wav) is not None
+            and is_plain_file(ws.narration_dir() / wav))
+
+
+def _cached(ws: Workspace, index: Path, story: Story) -> list[list[dict]] | None:
+    """The cut's lines from its index; None (cut again) when it is missing or not as _cut writes it."""
+    data = ws.read_json(index)
+    lines = data.get("lines") if isinstance(data, dict) else None
     shape = [len(scene.lines) for scene in story.scenes]
-    if [len(row) for row in lines] != shape:
+    if not isinstance(lines, list) or [len(row) if isinstance(row, list) else -1 for row in lines] != shape:
         return None
-    if not all((index.parent / t["wav"]).is_file() for row in lines for t in row):
+    if not all(_own_clip(ws, line) for row in lines for line in row):
         return None
     return lines
 
@@ -113,11 +182,13 @@ def _timings(narration: Any, text: str, wav: Path) -> dict:
 
 def _cut(ws: Workspace, story: Story, recording: Recording, key: str, emit: Listener, total: int) -> list[list[dict]]:
     from .composers.audio import write_wav
-    from .narrators.recording import cut_recording
+    from .narrators.recording import cut_recording, file_digest
 
     if not recording.path.is_file():
         raise UsageError(f"this story folder is narrated from {recording.path}, which is gone; give "
                          "--narration-audio FILE again, or --narration-audio none for synthesized voices")
+    if file_digest(recording.path) != recording.sha256:  # the bytes cut are the bytes the key names
+        raise _changed(recording.path)
     shown = [0]
 
     def progress(fraction: float) -> None:
@@ -151,7 +222,7 @@ def narrate(ws: Workspace, story: Story, recording: Recording, *, fresh: bool = 
     emit(Event("stage-start", "narrate", total=total))
     key = cut_key(recording, story)
     index = ws.narration_dir() / f"{key}.recording.json"
-    lines = None if fresh else _cached(index, story)
+    lines = None if fresh else _cached(ws, index, story)
     cached = total if lines is not None else 0
     if lines is None:
         lines = _cut(ws, story, recording, key, emit, total)

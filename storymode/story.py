@@ -39,6 +39,12 @@ def clean_text(text: str) -> str:
     return "".join(kept).strip()
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """clean_text on a single line: newlines and runs of spaces become one space; cut to limit characters."""
+    flat = " ".join(clean_text(text).split())
+    return flat if limit is None else flat[:limit].rstrip()
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -111,6 +117,20 @@ class Story(_Model):
     characters: list[Character] = Field(default_factory=list, max_length=20)
     request: StoryRequest | None = Field(None, description="what the prompt was understood to ask for")
     scenes: list[Scene] = Field(min_length=1, max_length=MAX_SCENES)
+
+    @field_validator("title")
+    @classmethod
+    def _title_clean(cls, value: str) -> str:
+        # the title reaches the title card, the MP4's metadata and file names: one line, no control or bidi marks
+        value = one_line(value)
+        if not value:
+            raise ValueError("the title is empty")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_clean(cls, value: str | None) -> str | None:
+        return None if value is None else clean_text(value)
 
     @model_validator(mode="after")
     def _references(self) -> "Story":
@@ -203,6 +223,9 @@ def load_story(path: str | Path) -> Story:
             f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. "
             "Fix it, or delete it and run `storymode write` again."
         ) from None
+    except RecursionError:
+        raise StoryValidationError(f"{path} is nested too deeply to be a story; delete it and run `storymode write` "
+                                   "again") from None
     return story_from_data(data, str(path))
 
 

@@ -5,10 +5,11 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import UsageError
 from .story import NARRATOR, Story
 
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
@@ -21,6 +22,11 @@ TITLE_S = 2.5
 END_S = 3.5
 TRANSITION_S = 0.6
 MIN_SCENE_S = 1.5
+# The longest line the story schema allows (2,000 characters) takes about 120 s at pace 1.0 and 240 s at the
+# slowest pace; more than this is a runaway (a word spelled out letter by letter, an edited timings file).
+MAX_LINE_S = 300.0
+MAX_STORY_S = 2 * 3600.0  # the same bound as a user's recording (narrators.recording.MAX_SECONDS)
+BREAK_MARK = "\u2010"  # ends each piece of a word too long for a caption line (a hyphen DejaVu Sans draws)
 
 
 def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
@@ -125,6 +131,44 @@ class LineAudio:
     pause_after: float | None = None
 
 
+Seconds = Annotated[float, Field(ge=0.0, le=MAX_LINE_S, allow_inf_nan=False)]
+
+
+class LineTimings(BaseModel):
+    """A narration timings record (narration/<key>.json) as read back: finite, non-negative, at most MAX_LINE_S."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    duration: Seconds
+    sentences: list[tuple[str, Seconds, Seconds]] = Field(default_factory=list)
+    words: list[tuple[str, Seconds, Seconds]] = Field(default_factory=list)
+
+
+def check_timings(data: object, source: str) -> LineTimings:
+    """Validate a timings record; a UsageError naming source and the first bad field otherwise."""
+    try:
+        return LineTimings.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        got = f" (got {first['input']!r})" if not isinstance(first.get("input"), (dict, list)) else ""
+        raise UsageError(f"the narration timings of {source} are not usable: {where}: {first['msg']}{got}; "
+                         f"times must be finite seconds from 0 to {MAX_LINE_S:.0f}. Delete that line's files in "
+                         "narration/ (or run with --fresh) to narrate it again") from None
+
+
+def line_audio(wav: str, timings: object, speaker: str, pause_after: float | None) -> LineAudio:
+    """LineAudio from a timings record read from disk, validated first (see check_timings)."""
+    record = check_timings(timings, wav)
+    return LineAudio(path=wav, duration=record.duration, speaker=speaker,
+                     sentences=tuple(record.sentences), words=tuple(record.words), pause_after=pause_after)
+
+
+def _checked(line: LineAudio) -> LineAudio:
+    check_timings({"duration": line.duration, "sentences": line.sentences, "words": line.words}, line.path)
+    return line
+
+
 _MOTIONS = ("zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up")
 
 
@@ -165,6 +209,8 @@ def _two_lines(words: list[str], max_chars: int) -> list[str] | None:
 
 def _groups(words: list[str], count: int) -> list[list[str]]:
     """Words cut into count runs of similar length, preferring cuts after punctuation."""
+    if count <= 1 or len(words) < 2:
+        return [words]
     total = len(" ".join(words))
     cuts, position, ends = [], 0, []
     for i, word in enumerate(words):
@@ -187,12 +233,24 @@ def _groups(words: list[str], count: int) -> list[list[str]]:
     return [words[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
+def break_word(word: str, max_chars: int) -> list[str]:
+    """A word longer than a caption line cut into pieces that fit, each but the last ending in BREAK_MARK."""
+    if len(word) <= max_chars:
+        return [word]
+    size = max(1, max_chars - len(BREAK_MARK))
+    pieces = [word[i:i + size] for i in range(0, len(word), size)]
+    return [p + BREAK_MARK for p in pieces[:-1]] + pieces[-1:]
+
+
 def wrap_caption(text: str, max_chars: int) -> list[list[str]]:
-    """Split a sentence into caption pages of at most two lines, balanced, breaking at phrase boundaries."""
-    words = text.split()
+    """Split a sentence into caption pages of at most two lines, balanced, breaking at phrase boundaries.
+
+    A word longer than max_chars is broken into pieces (break_word), so every line fits."""
+    words = [piece for word in text.split() for piece in break_word(word, max_chars)]
     if not words:
         return []
-    count = max(1, math.ceil(len(text) / (2 * max_chars * 0.92)))
+    text = " ".join(words)
+    count = min(len(words), max(1, math.ceil(len(text) / (2 * max_chars * 0.92))))
     while True:
         pages = [_two_lines(group, max_chars) for group in _groups(words, count)]
         if all(page is not None for page in pages) or count >= len(words):
@@ -201,7 +259,22 @@ def wrap_caption(text: str, max_chars: int) -> list[list[str]]:
         count += 1
 
 
+def _pieces(word: WordCue, max_chars: int) -> list[WordCue]:
+    """A cue word as caption tokens: split at spaces, over-long tokens broken; its time shared by length."""
+    parts = [p for token in word.text.split() for p in break_word(token, max_chars)] or [word.text]
+    if len(parts) == 1:
+        return [word]
+    total = sum(len(p) for p in parts)
+    out, t = [], word.start
+    for part in parts:
+        end = t + (word.end - word.start) * len(part) / total
+        out.append(WordCue(text=part, start=t, end=end))
+        t = end
+    return out
+
+
 def _cues_for_sentence(words: list[WordCue], speaker: str, max_chars: int) -> list[Cue]:
+    words = [piece for word in words for piece in _pieces(word, max_chars)]
     text = " ".join(w.text for w in words)
     cues = []
     i = 0
@@ -227,7 +300,10 @@ def _close_gaps(cues: list[Cue], max_gap: float = 0.8) -> list[Cue]:
 
 def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str], *, width: int, height: int,
                    fps: int, credits: list[str] | None = None, music: str | None = None) -> Timeline:
-    """Place every scene and line in time; durations come from the audio, motion varies scene to scene."""
+    """Place every scene and line in time; durations come from the audio, motion varies scene to scene.
+
+    Every line's timings are checked (check_timings), and a story longer than MAX_STORY_S is refused."""
+    lines = [[_checked(line) for line in scene_lines] for scene_lines in lines]
     rng = random.Random(f"{story.seed}:motion")
     max_chars = 42 if width >= height else 26
     scenes: list[TimelineScene] = []
@@ -265,6 +341,9 @@ def build_timeline(story: Story, lines: list[list[LineAudio]], images: list[str]
                                     duration=round(duration, 4), motion=_motion(kind, rng), transition=transition))
         t = start + duration
     total = t + END_S
+    if total > MAX_STORY_S:
+        raise UsageError(f"the story would be {total / 60:.0f} minutes long; the limit is {MAX_STORY_S / 3600:.0f} "
+                         "hours. Split it into several stories")
     cues = _close_gaps(cues)
     return Timeline(width=width, height=height, fps=fps, title=story.title, credits=credits or [], music=music,
                     scenes=scenes, audio=audio, cues=cues, duration=round(total, 4))

@@ -23,11 +23,22 @@ def _plain(text: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+# SubRip has no escapes, and players read HTML-like tags (<b>, <font>) and ASS blocks ({\an8}) in it: a word
+# joiner after "<" and "\\" keeps them literal, and braces, which ffmpeg's reader drops with their contents
+# whatever follows them, become look-alikes (DejaVu Sans draws all three)
+_SRT_LITERAL = str.maketrans({"<": "<\u2060", "\\": "\\\u2060", "{": "\u2774", "}": "\u2775"})
+
+
+def srt_text(text: str) -> str:
+    """Cue text that SubRip players show as written, never as formatting (see _SRT_LITERAL)."""
+    return _plain(text).translate(_SRT_LITERAL).replace("-->", "--\u2060>")
+
+
 def to_srt(cues: list[Cue]) -> str:
-    """SubRip text for the cues."""
+    """SubRip text for the cues (markup in the text stays literal: srt_text)."""
     blocks = []
     for n, cue in enumerate(cues, 1):
-        blocks.append(f"{n}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n{_plain(cue.text)}\n")
+        blocks.append(f"{n}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n{srt_text(cue.text)}\n")
     return "\n".join(blocks)
 
 

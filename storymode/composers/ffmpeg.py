@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Literal
@@ -13,7 +12,7 @@ from ..backend import BackendOptions
 from ..errors import BackendError, StorymodeError
 from ..ffmpeg_exe import ffmpeg_exe
 from ..timeline import Timeline
-from ..workspace import atomic_path, atomic_write_text
+from ..workspace import atomic_path, atomic_write_bytes, atomic_write_text, fresh_file, is_plain_file, real_folder
 from .base import Composer, FrameProgress, Video
 from .captions import to_ass
 
@@ -70,11 +69,10 @@ class FfmpegComposer(Composer):
         atomic_write_text(workdir / "captions.ass", ass)
         titles = chapter_titles or [f"Scene {s.index + 1}" for s in timeline.scenes]
         atomic_write_text(workdir / "chapters.txt", chapters_file(timeline, titles))
-        fonts = workdir / "fonts"
-        fonts.mkdir(exist_ok=True)
+        fonts = real_folder(workdir / "fonts", f"{workdir.name}/fonts")
         for font in FONT_DIR.glob("*.ttf"):
-            if not (fonts / font.name).exists():
-                shutil.copyfile(font, fonts / font.name)
+            if not is_plain_file(fonts / font.name):  # missing, or a link: replaced, never written through
+                atomic_write_bytes(fonts / font.name, font.read_bytes())
 
         source = FrameSource(timeline)
         with atomic_path(Path(out), suffix=".part.mp4") as tmp:
@@ -122,8 +120,7 @@ class FfmpegComposer(Composer):
         from .frames import FrameSource
 
         assert isinstance(source, FrameSource)
-        log_path = workdir / "ffmpeg.log"
-        with open(log_path, "wb") as log:
+        with fresh_file(workdir / "ffmpeg.log") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, cwd=workdir)
             try:
                 assert proc.stdin is not None
@@ -148,10 +145,12 @@ class FfmpegComposer(Composer):
                 with contextlib.suppress(Exception):
                     if proc.stdin:
                         proc.stdin.close()
+            log.seek(max(0, log.seek(0, 2) - 65536))
+            written = log.read().decode(errors="replace")
         if progress:
             progress(source.frame_count, source.frame_count)
         if code != 0:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-6:]
+            tail = written.strip().splitlines()[-6:]
             detail = " | ".join(tail) or f"exit code {code}"
             if "No space left" in detail:
                 raise StorymodeError(f"the disk is full while writing the video: {detail}")

@@ -13,6 +13,8 @@ from ..timeline import Motion, Timeline
 from .cards import end_card, title_card
 
 FADE_OUT_S = 0.6
+MIN_PICTURE_SIDE = 16
+MAX_PICTURE_PIXELS = 80_000_000  # about 240 MB as RGB; a picture's size is checked before it is decoded
 
 
 def _smooth(p: float) -> float:
@@ -20,22 +22,42 @@ def _smooth(p: float) -> float:
     return p * p * (3 - 2 * p)
 
 
-def load_picture(path: str | Path, width: int, height: int) -> np.ndarray:
-    """An RGB uint8 array of exactly width x height, cover-fitted; clear errors for missing or broken files."""
+def open_picture(path: str | Path) -> Any:
+    """A picture as an RGB PIL image; its size is read from the header and checked (MIN_PICTURE_SIDE,
+    MAX_PICTURE_PIXELS) before any pixel is decoded. Clear errors for missing, broken or oversized files."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img.load()
-            if img.width < 16 or img.height < 16:
-                raise UsageError(f"picture {path} is only {img.width}x{img.height}; it needs to be at least 16x16")
-            if img.width * img.height > 80_000_000:
-                raise UsageError(f"picture {path} is {img.width}x{img.height}, too large to use")
-            rgb = img.convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit below is stricter
+            with Image.open(path) as img:
+                _check_size(path, img.width, img.height)
+                img.load()
+                return img.convert("RGB")
     except FileNotFoundError:
         raise UsageError(f"picture {path} is missing; run `storymode illustrate` again") from None
+    except Image.DecompressionBombError:
+        raise UsageError(f"picture {path} is too large to use (more than {MAX_PICTURE_PIXELS:,} pixels)") from None
     except (UnidentifiedImageError, OSError) as err:
         raise UsageError(f"picture {path} cannot be read as an image ({err}); delete it and run again") from None
+
+
+def _check_size(path: str | Path, width: int, height: int) -> None:
+    if width < MIN_PICTURE_SIDE or height < MIN_PICTURE_SIDE:
+        raise UsageError(f"picture {path} is only {width}x{height}; it needs to be at least "
+                         f"{MIN_PICTURE_SIDE}x{MIN_PICTURE_SIDE}")
+    if width * height > MAX_PICTURE_PIXELS:
+        raise UsageError(f"picture {path} is {width}x{height}, too large to use (more than "
+                         f"{MAX_PICTURE_PIXELS:,} pixels)")
+
+
+def load_picture(path: str | Path, width: int, height: int) -> np.ndarray:
+    """An RGB uint8 array of exactly width x height, cover-fitted; clear errors for missing or broken files."""
+    from PIL import Image
+
+    rgb = open_picture(path)
     scale = max(width / rgb.width, height / rgb.height)
     size = (max(width, round(rgb.width * scale)), max(height, round(rgb.height * scale)))
     if size != rgb.size:

@@ -14,9 +14,10 @@ import numpy as np
 
 from ..errors import UsageError
 from ..story import NARRATOR, Story
-from ..timeline import Timeline, TimelineScene, WordCue
+from ..timeline import BREAK_MARK, Timeline, TimelineScene, WordCue
 from ..workspace import atomic_write_text
-from .audio import TRACK_RATE, read_wav, write_wav
+from .audio import TRACK_RATE, read_wav, resample, write_wav
+from .frames import open_picture
 
 MAX_PICTURE_SIDE = 1280
 JPEG_QUALITY = 85
@@ -27,15 +28,9 @@ WORD_HOLD_S = 0.4  # keep a word lit across pauses shorter than this
 
 
 def _picture_uri(path: str) -> str:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-    except FileNotFoundError:
-        raise UsageError(f"picture {path} is missing; run `storymode illustrate` again") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise UsageError(f"picture {path} is not readable ({err}); delete it and run again") from None
+    im = open_picture(path)  # the composer's checks: size read from the header before any pixel is decoded
     im.thumbnail((MAX_PICTURE_SIDE, MAX_PICTURE_SIDE), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
@@ -51,9 +46,7 @@ def _scene_audio_uri(timeline: Timeline, scene: TimelineScene, start: float, end
         if not scene.start <= clip.start < scene.end:
             continue
         samples, rate = read_wav(clip.path)
-        if rate != TRACK_RATE:
-            positions = np.arange(0, len(samples), rate / TRACK_RATE)
-            samples = np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
+        samples = resample(samples, rate)
         at = max(0, int(round((clip.start - start) * TRACK_RATE)))
         stop = min(len(track), at + len(samples))
         track[at:stop] += samples[: stop - at]
@@ -71,15 +64,21 @@ def _norm(word: str) -> str:
 
 
 def _split_words(words: list[WordCue]) -> list[tuple[str, float, float]]:
-    """One entry per spoken token; a cue word holding several tokens shares its time by length."""
-    out = []
+    """One entry per spoken token; a cue word holding several tokens shares its time by length, and the pieces
+    of a word broken across caption lines (ending in BREAK_MARK) are joined again."""
+    out: list[tuple[str, float, float]] = []
+    joining = False
     for w in words:
         parts = w.text.split() or [w.text]
         total = sum(len(p) for p in parts) or 1
         t = w.start
         for p in parts:
             d = (w.end - w.start) * len(p) / total
-            out.append((p, t, t + d))
+            if joining:
+                out[-1] = (out[-1][0][: -len(BREAK_MARK)] + p, out[-1][1], t + d)
+            else:
+                out.append((p, t, t + d))
+            joining = p.endswith(BREAK_MARK)
             t += d
     return out
 

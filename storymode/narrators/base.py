@@ -9,6 +9,8 @@ import numpy as np
 
 from ..backend import Backend
 from ..cast import VoicePreset
+from ..errors import UsageError
+from ..timeline import MAX_LINE_S
 from . import effects, loudness
 from .speakable import has_words, speakable
 
@@ -17,6 +19,9 @@ SENTENCE_GAP_S = 0.28  # a breath between sentences of one line (after a plain "
 END_PAUSES_S = {"…": 0.45, "?": 0.40, "!": 0.36, ".": SENTENCE_GAP_S, ",": 0.16, ";": 0.20, ":": 0.20, "—": 0.20}
 OTHER_END_PAUSE_S = 0.24  # a sentence cut at a line break with no end punctuation
 PAUSE_ONLY_S = 0.6  # a line with nothing to say ("…", "***") is a pause of this length
+# the most text one synthesizer call gets: a neural voice's memory grows with the square of its input (hibari
+# needed ~200 MB for 900 characters without a comma), so a longer sentence is spoken in pieces
+MAX_SYNTH_CHARS = 400
 _WORD = re.compile(r"\S+")
 _TRAILING = re.compile(r"[^\w.,;:!?…—–-]+$")
 # a piece ending in one of these was cut at an abbreviation, not at a sentence end (when the next piece
@@ -100,6 +105,20 @@ def split_words(sentence: str, start: float, end: float) -> list[Span]:
     return [Span(w, float(a), float(b)) for w, a, b in zip(words, edges[:-1], edges[1:])]
 
 
+def synthesis_pieces(spoken: str, limit: int = MAX_SYNTH_CHARS) -> list[str]:
+    """The text in pieces of at most limit characters: cut after clause punctuation in the second half of a
+    piece where there is some, else at the last space, else (one endless word) at the limit."""
+    pieces = []
+    rest = spoken.strip()
+    while len(rest) > limit:
+        head = rest[: limit + 1]
+        clause = max((m.end() for m in re.finditer(r"[,;:—–]\s", head)), default=0)
+        cut = clause if clause > limit // 2 else head.rfind(" ") + 1 or limit
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    return [p for p in [*pieces, rest] if p]
+
+
 def trim_silence(samples: np.ndarray, threshold: float = 0.01, keep_s: float = 0.03, rate: int = 24000) -> np.ndarray:
     """Cut leading and trailing near-silence, keeping a short margin."""
     loud = np.flatnonzero(np.abs(samples) > threshold)
@@ -132,15 +151,33 @@ class Narrator(Backend):
             spoken = speakable(sentence)
             if not has_words(spoken):
                 continue
-            audio = trim_silence(self.sentence_audio(spoken, voice, pace), rate=self.sample_rate)
+            audio = self._spoken_audio(spoken, voice, pace)
             if audio.size:
                 yield sentence, audio
+
+    def _spoken_audio(self, spoken: str, voice: VoicePreset, pace: float) -> np.ndarray:
+        """One sentence's samples, trimmed; a sentence longer than MAX_SYNTH_CHARS is synthesized in pieces."""
+        chunks: list[np.ndarray] = []
+        previous = ""
+        for piece in synthesis_pieces(spoken):
+            audio = trim_silence(self.sentence_audio(piece, voice, pace), rate=self.sample_rate)
+            if not audio.size:
+                continue
+            if chunks:
+                chunks.append(np.zeros(int(end_pause(previous) / pace * self.sample_rate), np.float32))
+            chunks.append(audio.astype(np.float32))
+            previous = piece
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
     def narrate(self, text: str, voice: VoicePreset, pace: float = 1.0) -> Narration:
         """Synthesize a line; sentence timings are exact (each sentence is synthesized alone).
 
         Sentence and word spans carry the original words; the breath after each sentence depends on its
-        end punctuation (END_PAUSES_S); the line is then coloured (effects) and level-matched (loudness)."""
+        end punctuation (END_PAUSES_S); the line is then coloured (effects) and level-matched (loudness).
+        A line longer than MAX_LINE_S is refused (UsageError) as soon as its audio passes that length."""
+        from ..composers.audio import check_rate
+
+        check_rate(self.sample_rate, f"the {self.name} narrator's audio")
         chunks: list[np.ndarray] = []
         sentences: list[Span] = []
         words: list[Span] = []
@@ -155,6 +192,9 @@ class Narrator(Backend):
             words.extend(split_words(sentence, t, end))
             chunks.append(audio.astype(np.float32))
             t = end
+            if t > MAX_LINE_S:
+                raise UsageError(f"the line {text[:60]!r} makes more than {MAX_LINE_S:.0f} s of narration, the "
+                                 "limit for one line; split it into shorter lines")
         if not chunks:
             if text.strip() and not has_words(speakable(text)):
                 return self._pause_only(text.strip(), pace)

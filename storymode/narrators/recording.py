@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
+import stat
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..composers.audio import check_rate
 from ..errors import UsageError
 from . import align, loudness
 from .base import PAUSE_ONLY_S, Narration, Span, merge_pieces, split_words
@@ -56,12 +59,20 @@ def fingerprint() -> dict:
 
 
 def file_digest(path: str | Path) -> str:
-    """sha256 of the file's bytes (hex)."""
+    """sha256 of the file's bytes (hex); a UsageError for something that is not a regular file (a fifo)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # O_NONBLOCK: a fifo cannot hang it
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{FLAG} {path}: not a regular file")
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _input(path: Path) -> str:
+    """ffmpeg's name for a local file: absolute, with file: so that no "proto:..." name picks a protocol."""
+    return f"file:{path.resolve()}"
 
 
 def _ffmpeg(args: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -75,11 +86,18 @@ def check_file(path: str | Path) -> Path:
     given = Path(path).expanduser()
     if not given.is_file():
         raise UsageError(f"{FLAG} {path}: no such file")
-    probe = _ffmpeg(["-i", str(given), "-map", "0:a:0", "-t", "0.5", "-f", "null", "-"], timeout=60)
+    probe = _ffmpeg(["-i", _input(given), "-map", "0:a:0", "-t", "0.5", "-f", "null", "-"], timeout=60)
     if probe.returncode != 0 or b"Audio:" not in probe.stderr:
         raise UsageError(f"{FLAG} {path}: ffmpeg finds no audio in this file; give a recording such as "
                          "m4a, mp3, wav, ogg or flac")
     return given.resolve()
+
+
+def input_rate(path: Path) -> int | None:
+    """The sample rate of the file's first audio stream as ffmpeg reads it from the header; None if it says none."""
+    probe = _ffmpeg(["-i", _input(path)], timeout=60)  # no output given: ffmpeg describes the input and stops
+    found = re.search(rb"Stream #[^\n]*?Audio: [^\n]*?, (\d+) Hz", probe.stderr)
+    return int(found.group(1)) if found else None
 
 
 def decode(path: str | Path, rate: int = RATE) -> np.ndarray:
@@ -87,7 +105,11 @@ def decode(path: str | Path, rate: int = RATE) -> np.ndarray:
     path = Path(path).expanduser()
     if not path.is_file():
         raise UsageError(f"{FLAG} {path}: no such file")
-    done = _ffmpeg(["-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate),
+    check_rate(rate, "decoding a recording")
+    given = input_rate(path)
+    if given is not None:  # before decoding: a tiny file at 1 Hz would decode to hours of samples
+        check_rate(given, f"{FLAG} {path}")
+    done = _ffmpeg(["-loglevel", "error", "-i", _input(path), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate),
                     "-t", str(MAX_SECONDS + 1), "-f", "f32le", "pipe:1"], timeout=MAX_SECONDS)
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["unknown error"]

@@ -36,13 +36,30 @@ Fixed here (measured against hibari 0.2 G2P output):
   a trailing playful tilde ("Hi~") is removed (hibari said "tilde"); «guillemets» -> “quotes”; scene
   separators (***, ---, * * *) are removed: they are layout, not words.
 - stretched words: "Nooo" -> "No", "Heyyy" -> "Hey", "Wheee" -> "Whee", "Hmmm" -> "Hmm"; "Shhh" -> "Shush",
-  "Brrr" -> "Burr", "Grrr" -> "Gurr" (hibari spelled those letter by letter). ALL-CAPS words are left
-  alone (Roman numerals).
+  "Brrr" -> "Burr", "Grrr" -> "Gurr" (hibari spelled those letter by letter).
+- ALL-CAPS words: hibari spells a capitalised word it does not know letter by letter, which is right for
+  acronyms and Roman numerals and absurd for shouting ("AAAAAAAH!" took 2.6 s; 2,000 capitals took 15 minutes
+  of audio and 11 GB). A word of at most ACRONYM_MAX_LETTERS capitals (NASA, FBI, XVIII), with dots (U.S.A.),
+  or a Roman numeral (MCMLXXXIV) is left alone; a longer one is read as a word ("AAAAAAAH" -> "Ah",
+  "UNESCO" -> "Unesco").
+- limits, so no input makes the synthesizer run away (captions always keep the original):
+  * a run of more than MAX_WORD_LETTERS letters (after the rules above) is cut to that many for speech; 45 is
+    the longest word in an English dictionary (pneumonoultramicroscopicsilicovolcanoconiosis);
+  * a number of more than MAX_NUMBER_DIGITS digits is not a quantity anyone reads aloud (hibari fails above
+    36): it is read digit by digit, its first MAX_WORD_LETTERS digits only;
+  * a "word" of more than MAX_WORD_CHARS characters with no space (A-A-A-..., a long link) is cut to that
+    many (hibari took minutes over 600 such characters).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+
+RULES = 2  # bump when what is spoken changes: cached narration is then made again
+ACRONYM_MAX_LETTERS = 5
+MAX_WORD_LETTERS = 45
+MAX_NUMBER_DIGITS = 15
+MAX_WORD_CHARS = 60
 
 # ---------------------------------------------------------------- emoji
 _EMO = "[\U0001F000-\U0001F1E5\U0001F200-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2300-\u23FF]"
@@ -201,6 +218,32 @@ def _stretched(text: str) -> str:
     return re.sub(r"[^\W\d_]+", word, text)
 
 
+_ROMAN = re.compile(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+
+
+def _caps(text: str) -> str:
+    """Long all-caps words read as words, not spelled (acronyms, dotted letters and Roman numerals stay)."""
+    def word(m: re.Match[str]) -> str:
+        w = m.group()
+        if len(w) <= ACRONYM_MAX_LETTERS or not w.isupper() or _ROMAN.fullmatch(w):
+            return w
+        return w[0] + w[1:].lower()
+
+    return re.sub(r"(?<![\w.])[^\W\d_]+(?!\w|\.\w)", word, text)
+
+
+def _limits(text: str) -> str:
+    """Over-long letter runs, digit runs and space-less words shortened for speech (see the module docstring)."""
+    text = re.sub(rf"[^\W\d_]{{{MAX_WORD_LETTERS + 1},}}", lambda m: m.group()[:MAX_WORD_LETTERS], text)
+
+    def digits(m: re.Match[str]) -> str:
+        run = re.sub(r"\D", "", m.group())
+        return m.group() if len(run) <= MAX_NUMBER_DIGITS else " ".join(run[:MAX_WORD_LETTERS])
+
+    text = re.sub(r"\d(?:,?\d)*", digits, text)
+    return re.sub(rf"\S{{{MAX_WORD_CHARS + 1},}}", lambda m: m.group()[:MAX_WORD_CHARS], text)
+
+
 def _tidy(text: str) -> str:
     text = re.sub(r"[\u200D\uFE0E\uFE0F]", "", text)
     text = re.sub(r"\s+", " ", text)
@@ -221,8 +264,9 @@ def speakable(text: str) -> str:
         text = pattern.sub(repl, text)
     text = _st_dr(text)
     text = _numbers(text)
+    text = _caps(text)
     text = _stretched(text)
-    return _tidy(text)
+    return _tidy(_limits(text))
 
 
 def has_words(text: str) -> bool:
