@@ -123,7 +123,7 @@ def _uses_gpu(options: dict[str, Any]) -> bool:
 
 def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[JobResult]]:
     """Valid jobs, and a failed result for every broken line or invalid job (by line number)."""
-    from .config import resolve_settings
+    from .config import check_untrusted, leaves_folder, own_config_hint, resolve_settings, trusted_now
     from .pipeline import MAX_PROMPT
 
     try:
@@ -185,6 +185,11 @@ def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[JobResult
             continue
         try:
             settings = resolve_settings(options)
+            if not trusted_now():  # a jobs file is data, like a config file found in a folder
+                check_untrusted(options, f"{jobs_file}, line {n}", base, settings, hint=own_config_hint())
+                if source == "from" and leaves_folder(obj["from"], base):
+                    raise UsageError(f"{jobs_file}, line {n}: \"from\" names a file outside the jobs file's folder "
+                                     f"({base}); move the text beside it, or pass --trust-config")
             gpu = _uses_gpu(options)
             if source == "prompt" and len(obj["prompt"]) > MAX_PROMPT:
                 raise UsageError(f"the prompt is {len(obj['prompt']):,} characters; the limit is {MAX_PROMPT:,}")
@@ -548,9 +553,12 @@ def make_batch_view(kind: str, quiet: bool) -> Any:
 @click.option("--progress", "progress_kind", type=click.Choice(["bar", "json", "none"]), default="bar",
               help="Progress as one view for the batch (default), JSON lines on stdout, or none.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--trust-config", "trust_config", is_flag=True,
+              help="The jobs file is your own: its options may turn on trust_remote_code, send a key to their own "
+                   "base_url, and name files outside its folder.")
 @guarded
 def batch(jobs_file: Path, out_dir: Path, workers: int, engine: str, address: str | None, progress_kind: str,
-          quiet: bool) -> None:
+          quiet: bool, trust_config: bool) -> None:
     """Make many stories from a JSON-lines file: {"id": "fox", "prompt": "a shy fox", "scenes": 2} a line.
 
     \b
@@ -562,9 +570,12 @@ def batch(jobs_file: Path, out_dir: Path, workers: int, engine: str, address: st
 
     if address and engine != "ray":
         raise UsageError("--address needs --engine ray")
+    from .config import trusting
+
     view = make_batch_view(progress_kind, quiet)
     try:
-        summary = run_batch(jobs_file, out_dir, workers=workers, engine=engine, address=address, on_event=view)
+        with trusting(trust_config):
+            summary = run_batch(jobs_file, out_dir, workers=workers, engine=engine, address=address, on_event=view)
     finally:
         view.close()
     if not quiet and progress_kind != "json":

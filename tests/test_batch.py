@@ -138,3 +138,25 @@ def test_ray_engine_on_a_local_instance(tmp_path: Path) -> None:
     assert summary.engine == "ray"
     again = run_batch(jobs, tmp_path / "out", workers=2, engine="ray")
     assert again.skipped == 1
+
+
+def test_a_jobs_file_is_data(tmp_path: Path) -> None:
+    """trust_remote_code, a path outside the jobs file's folder and a text from outside need --trust-config."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the secret words")
+    (tmp_path / "jobs").mkdir()
+    jobs = write_jobs(tmp_path / "jobs" / "jobs.jsonl", [
+        {"id": "evil", "prompt": "a fox", "writer": "transformers",
+         "options": {"writer": {"model": "./evilmodel", "trust_remote_code": True}}},
+        {"id": "far", "prompt": "a fox", "music": "/etc/passwd"},
+        {"id": "text", "from": "../secret.txt"},
+    ])
+    found, bad = read_jobs(jobs, tmp_path / "out")
+    assert not found and [b.line for b in bad] == [1, 2, 3]
+    assert "trust_remote_code" in bad[0].error and "--trust-config" in bad[0].error
+    assert "outside" in bad[1].error and "outside" in bad[2].error
+    from storymode.config import trusting
+
+    with trusting():
+        found, bad = read_jobs(jobs, tmp_path / "out")
+    assert [j.id for j in found] == ["evil", "far", "text"] and not bad
