@@ -345,6 +345,9 @@ def _split_head(text: str) -> tuple[str, str]:
     return text.strip(), ""
 
 
+_PLAIN_PEOPLE = frozenset("girl boy man woman child kid lady gentleman person".split())
+
+
 def _walk(words: list[str], gender: str | None, age_hint: str | None):
     """Strict lookups over the words from the head noun (the last) back, each through its vocabulary chain.
     Returns (stem, drawn word, via, kind) or None."""
@@ -354,6 +357,14 @@ def _walk(words: list[str], gender: str | None, age_hint: str | None):
     order = list(reversed(content))
     if len(order) > 1 and order[0] in _YOUNG_HEADS:  # "fox cub": the fox, drawn small
         order = order[1:] + order[:1]
+    head = kind_of(order[0]) if order else None
+    if head is not None and head.word in _PLAIN_PEOPLE:  # "astronaut girl": the astronaut's own look, if any
+        for w in order[1:]:
+            role = kind_of(w)
+            if role is not None and role.human and role.role:
+                hit = _person(role, gender or head.gender, age_hint)
+                if hit and hit[1] not in _PLAIN_PEOPLE:
+                    return (*hit, role)
     for w in order:
         kind = kind_of(w)
         if kind is not None and kind.human:

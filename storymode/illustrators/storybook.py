@@ -564,8 +564,8 @@ class StorybookIllustrator(Illustrator):
         water_stems: set[str] = set()
         glowing: set[str] = set()
         for k, prop in enumerate(brief.props[:8]):
-            if prop.lower() in ("moon", "sun") and not stage.indoor and setting not in ("space", "moon"):
-                continue  # the sky already has its own moon or sun
+            if prop.lower() in ("moon", "sun") and not stage.indoor and setting != "space":
+                continue  # the sky already has its own moon or sun (and on the moon, the moon is the ground)
             stem, word = sprites.lookup_phrase(prop)
             if not stem:
                 undrawn.append(prop)

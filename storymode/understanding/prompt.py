@@ -25,6 +25,7 @@ _DEED_VERBS = frozenset("befriend help save rescue find search look chase build 
                         "explore climb cross catch protect guard free follow discover deliver carry paint "
                         "sail fly swim escape solve".split())
 _COMPANION_VERBS = frozenset("befriend meet help save rescue follow join accompany adopt visit".split())
+_GOING = frozenset("explore visit reach cross climb sail roam tour discover enter leave".split())
 _SKYISH = frozenset({"moon", "star", "stars", "sky", "clouds", "cloud", "rainbow", "balloon", "sun", "air"})
 _HONORIFICS = frozenset("mr mrs ms miss dr sir lady lord captain professor aunt auntie uncle grandma grandpa "
                          "granny king queen prince princess".split())
@@ -210,7 +211,8 @@ def _place(doc, hero_tok) -> tuple[str | None, str | None]:  # type: ignore[no-u
             if setting is None:
                 continue
             locative = tok.dep_ == "pobj" and tok.head.lower_ in _LOCATIVE or (
-                tok.dep_ == "compound" and tok.head.dep_ == "pobj" and tok.head.head.lower_ in _LOCATIVE)
+                tok.dep_ == "compound" and tok.head.dep_ == "pobj" and tok.head.head.lower_ in _LOCATIVE) or (
+                tok.dep_ == "dobj" and tok.head.lemma_ in _GOING)  # "explore the moon", "cross the desert"
             if w.split()[0] in _SKYISH and not locative or tok.pos_ == "ADJ":
                 continue  # "a snowy afternoon" is weather, not a place
             in_hero = hero_tok is not None and tok.i in {t.i for t in hero_tok.subtree} and tok.i != hero_tok.i
@@ -341,8 +343,8 @@ def read_prompt(prompt: str) -> StoryRequest:
     if place is None and hero_m is not None and hero_m.kind is not None and hero_m.kind.role:
         place = V.home_of(hero_m.kind)  # a baker's place is the bakery, whatever she bakes
     if place is None and hero_m is not None:
-        for c in hero_m.tok.children:  # a farmer's son lives on the farm
-            if c.dep_ == "poss" and V.kind_of(c.lower_) is not None:
+        for c in hero_m.tok.children:  # a farmer's son lives on the farm; an astronaut girl in space
+            if c.dep_ in ("poss", "compound") and V.kind_of(c.lower_) is not None:
                 place = V.home_of(V.kind_of(c.lower_)) or place
     if place is None:
         place = _activity_place(doc)

@@ -471,10 +471,8 @@ class Planner:
             return self.home_setting
         if kind == "goal":
             return self.goal_setting or self.home_setting
-        if kind == "night_home":
-            return "bedroom" if self.human else self.home_setting
-        if kind == "bed":
-            return "bedroom" if self.human else self.home_setting
+        if kind in ("night_home", "bed"):  # a place the prompt named holds at bedtime too
+            return "bedroom" if self.human and not self.p.place_noun else self.home_setting
         if kind == "cave":
             return "cave" if self.home_setting not in ("sea", "space", "sky") else self.home_setting
         options = NEIGHBOURS.get(self.home_setting, ["meadow"])
