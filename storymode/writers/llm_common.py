@@ -543,9 +543,9 @@ def save_replies(replies: list[tuple[str, str]], save_raw: Path | None) -> Path:
     """Write every try's raw reply and what was wrong with it to one text file; its path."""
     path = _raw_path(save_raw)
     parts = [f"===== try {k + 1}: {why}\n{raw}\n" for k, (raw, why) in enumerate(replies)]
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("".join(parts), encoding="utf-8")
-    tmp.replace(path)
+    from ..workspace import atomic_write_text
+
+    atomic_write_text(path, "".join(parts))  # a fresh temporary, renamed into place: never through a link
     return path
 
 
