@@ -320,19 +320,17 @@ def test_cli_edited_timings_are_refused_or_made_again_never_rendered(made, tmp_p
     folder = _copy(made, tmp_path)
     record_path = next(p for p in (folder / "narration").glob("*.json") if not p.name.endswith(".aligned.json"))
     original = json.loads(record_path.read_text())
-    for value in (1e7, float("nan"), float("inf"), -5.0, 3600.0):
+    # one limit (timeline.MAX_LINE_S) for every cached record: anything outside it is a damaged cache entry,
+    # narrated again; never an hour-long render, never a crash (1e7 and inf take the same path as 3600 and NaN)
+    for value in (float("nan"), -5.0, 3600.0):
         record_path.write_text(json.dumps({**original, "duration": value}))
         (tmp_path / "y.mp4").unlink(missing_ok=True)
         started = time.perf_counter()
         proc = _compose(folder, tmp_path / "y.mp4")
         assert time.perf_counter() - started < 120 and "unexpected" not in proc.stderr, (value, proc.stderr)
-        if proc.returncode == 2:  # refused with a clear message, nothing rendered
-            assert "narration timings" in proc.stderr and "duration" in proc.stderr, proc.stderr
-            assert not (tmp_path / "y.mp4").exists()
-        else:  # or the damaged record was taken for a stale cache entry and the line narrated again
-            assert proc.returncode == 0, (value, proc.stderr)
-            assert 0 < json.loads(record_path.read_text())["duration"] < 60
-            assert probe(tmp_path / "y.mp4")["duration"] < 60
+        assert proc.returncode == 0, (value, proc.stderr)
+        assert 0 < json.loads(record_path.read_text())["duration"] < 60
+        assert probe(tmp_path / "y.mp4")["duration"] < 60
 
 
 @pytest.mark.parametrize("rate", [0, 1])
