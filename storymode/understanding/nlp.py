@@ -26,9 +26,25 @@ def english():  # type: ignore[no-untyped-def]
     if name is None or importlib.util.find_spec("spacy") is None:
         raise MissingDependency(f"storymode reads prompts and texts with spaCy's English pipeline, which is not installed; "
                          f"install it with: {INSTALL_HINT}")
-    import spacy
+    return _spacy().load(name)
 
-    return spacy.load(name)
+
+def _spacy():  # type: ignore[no-untyped-def]
+    """spaCy, imported without torch: thinc imports torch whenever it can, which costs seconds per process and
+    which the English pipeline never uses. torch stays importable afterwards for the backends that need it."""
+    import sys
+
+    if "torch" in sys.modules or "thinc" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes thinc's optional `import torch` fail
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", "") is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 def parse(text: str):  # type: ignore[no-untyped-def]
