@@ -17,8 +17,7 @@ _META = re.compile(
     r"^\s*(?:please\s+)?(?:(?:write|tell|make|create|give|generate)\s+(?:me\s+|us\s+)?)?(?:a\s+|an\s+)?"
     r"(?:short\s+|little\s+|bedtime\s+|funny\s+|silly\s+|sweet\s+|cosy\s+|cozy\s+|spooky\s+|kids'?\s+|"
     r"children'?s\s+)*(?:story|tale|fable)\s+(?:about|of|where|in which|with|for)\s+", re.I)
-_LOCATIVE = frozenset("in at on inside near by beside under across through into onto to within among atop "
-                      "behind outside around along from over".split())
+_LOCATIVE = V.LOCATIVE_WORDS
 _WISH_VERBS = frozenset("want wish long dream hope learn try need decide plan set seek yearn aim refuse "
                         "promise vow start begin".split())
 _DEED_VERBS = frozenset("befriend help save rescue find search look chase build bake fix mend win meet visit "

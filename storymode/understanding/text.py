@@ -33,8 +33,7 @@ _TITLES = {"mr": "man", "mr.": "man", "mrs": "woman", "mrs.": "woman", "miss": "
            "old": "person", "mother": "woman", "father": "man", "professor": "teacher", "farmer": "farmer"}
 _PRONOUN_GENDER = {"she": "she", "her": "she", "hers": "she", "herself": "she",
                    "he": "he", "him": "he", "his": "he", "himself": "he"}
-_LOCATIVE = frozenset("in at on inside into onto to near by beside under across through within among atop behind "
-                      "outside around along over toward towards".split())
+_LOCATIVE = V.LOCATIVE_WORDS
 _MOTION = frozenset("go fly travel sail rocket journey float climb walk run race ride zoom blast land".split())
 _GENERIC_PEOPLE = frozenset({"man", "woman", "person", "lady", "gentleman", "child", "girl", "boy", "kid"})
 _NOT_CHARACTERS = frozenset({"voice", "someone", "everyone", "nobody", "anyone", "thing", "people", "crowd",

@@ -96,6 +96,10 @@ NEIGHBOURS: dict[str, list[str]] = {
     "street": ["street", "village"], "moon": ["moon", "space"],
 }
 
+# prepositions that put something in a place ("in the forest", "to the sea"): the reader weighs these most
+LOCATIVE_WORDS = frozenset("in at on inside near by beside under across through into onto to within among atop "
+                           "behind outside around along from over toward towards".split())
+
 # ---- weather and time of day -----------------------------------------------------------------------------------
 
 WEATHERS: tuple[str, ...] = ("clear", "clouds", "rain", "snow", "wind", "fog", "storm")
