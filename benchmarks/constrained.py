@@ -50,10 +50,10 @@ def valid(raw: str, schema: dict) -> bool:
 
 def bench(folder: Path, label: str, runs: int, tokens: int) -> list[dict]:
     """Rows for one model folder: constrained and free, alternating, seeds 0..runs-1."""
-    from storymode.writers import constrain
+    from storymode.writers.llm import constrain
     from storymode.writers.base import WriteRequest
-    from storymode.writers.llm_common import messages, reply_schema
-    from storymode.writers.transformers_lm import TransformersWriter
+    from storymode.writers.llm.common import messages, reply_schema
+    from storymode.writers.llm.transformers_lm import TransformersWriter
 
     req = WriteRequest(prompt="a shy fox who learns to fly", scenes=3)
     schema = reply_schema(req)
@@ -101,7 +101,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from storymode.writers import constrain
+    from storymode.writers.llm import constrain
     from tests.test_transformers_constrained import build_tiny_model
 
     if not constrain.available():

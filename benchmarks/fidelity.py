@@ -163,7 +163,7 @@ def main() -> int:
     from storymode.illustrators.storybook import StorybookIllustrator
     from storymode.understanding import nlp
     from storymode.understanding.prompt import read_prompt
-    from storymode.writers.planner import PlannerWriter
+    from storymode.writers.planner.writer import PlannerWriter
 
     t0 = time.perf_counter()
     nlp.english()

@@ -76,7 +76,7 @@ def _money(m: re.Match[str]) -> str:
 
 def normalise(text: str) -> list[str]:
     """Words to compare: speakable(), numbers as words, lowercase, punctuation and 'and' in numbers dropped."""
-    from storymode.narrators.speakable import speakable
+    from storymode.narrators.audio.speakable import speakable
 
     text = speakable(text)
     text = re.sub(r"\$(\d[\d,]*)(?:\.(\d{1,2}))?", _money, text)
@@ -151,7 +151,7 @@ def narrator_for(backend: str):  # type: ignore[no-untyped-def]
 def measure(backend: str, preset: str, model, align_model) -> dict:  # type: ignore[no-untyped-def]
     """All the numbers of one voice."""
     from storymode.cast import load_presets
-    from storymode.narrators import align
+    from storymode.narrators.audio import align
 
     voice = load_presets()[preset]
     narrator = narrator_for(backend)
@@ -201,7 +201,7 @@ def main() -> None:
     parser.add_argument("--show-misheard", action="store_true", help="print each sentence Whisper got wrong")
     args = parser.parse_args()
 
-    from storymode.narrators import align
+    from storymode.narrators.audio import align
 
     if align.missing():
         sys.exit(f"needs {', '.join(align.missing())}: {align.INSTALL_HINT}")

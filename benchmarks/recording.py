@@ -5,7 +5,7 @@
 
 A story is written by the planner, every line is read by hibari (the default voice) with pauses of 0.45-1.2 s
 between lines and 1.0-2.5 s between scenes (pauses over 1.5 s are shortened by the cutter), encoded to m4a,
-and cut by storymode.narrators.recording.cut_recording (decode, one Whisper-base pass, mapping, cuts,
+and cut by storymode.narrators.audio.recording.cut_recording (decode, one Whisper-base pass, mapping, cuts,
 loudness). Reported:
   seconds      wall time of cut_recording (model already loaded), audio seconds per wall second, CPU seconds
                (Whisper uses every core) and the load average (other work on the machine slows the wall time)
@@ -66,7 +66,7 @@ def main() -> None:
 
     import storymode
     from storymode.ffmpeg_exe import ffmpeg_exe
-    from storymode.narrators import align, recording
+    from storymode.narrators.audio import align, recording
 
     with tempfile.TemporaryDirectory() as tmp:
         story = storymode.write("a shy fox who learns to fly", story_dir=Path(tmp) / "s", scenes=args.scenes)

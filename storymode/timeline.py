@@ -5,7 +5,7 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,6 +27,21 @@ MIN_SCENE_S = 1.5
 MAX_LINE_S = 300.0
 MAX_STORY_S = 2 * 3600.0  # the same bound as a user's recording (narrators.recording.MAX_SECONDS)
 BREAK_MARK = "\u2010"  # ends each piece of a word too long for a caption line (a hyphen DejaVu Sans draws)
+
+
+ZOOM_MIN, ZOOM_MAX = 1.08, 1.13  # the slow zoom's depth range; pictures carry a margin for ZOOM_MAX
+
+
+def with_zoom_margin(width: int, height: int, zoom: float = ZOOM_MAX, multiple: int = 8) -> tuple[int, int]:
+    """A picture size for a width x height frame with room for the slow zoom, both sides multiples of ``multiple``.
+
+    Each side is the frame side times ``zoom`` rounded *up* to the multiple, so at the deepest zoom the view
+    still has at least one picture pixel per frame pixel. 1280x720 -> 1448x816, 720x1280 -> 816x1448,
+    1080x1080 -> 1224x1224. (The aspect moves by under 1%; the composer cover-fits, so nothing stretches.)
+    """
+    if width <= 0 or height <= 0 or zoom < 1.0:
+        raise UsageError(f"cannot add a zoom margin to {width}x{height} at zoom {zoom}")
+    return (int(math.ceil(width * zoom / multiple)) * multiple, int(math.ceil(height * zoom / multiple)) * multiple)
 
 
 def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
@@ -112,12 +127,6 @@ class Timeline(_Data):
     cues: list[Cue]
     duration: float
 
-    def to_moviepy(self, narration: str | None = None, captions: bool = True) -> Any:
-        """This timeline as a moviepy 2 clip (needs the [moviepy] extra); narration: a mixed track, or None."""
-        from .composers.moviepy_interop import to_moviepy
-
-        return to_moviepy(self, narration, captions)
-
 
 @dataclass(frozen=True)
 class LineAudio:
@@ -173,7 +182,7 @@ _MOTIONS = ("zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up")
 
 
 def _motion(kind: str, rng: random.Random) -> Motion:
-    z = 1.0 + rng.uniform(0.08, 0.13)
+    z = rng.uniform(ZOOM_MIN, ZOOM_MAX)
     if kind == "zoom-in":
         c = (0.5 + rng.uniform(-0.04, 0.04), 0.5 + rng.uniform(-0.03, 0.03))
         return Motion(kind=kind, zoom_from=1.0, zoom_to=z, center_from=(0.5, 0.5), center_to=c)

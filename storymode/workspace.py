@@ -369,3 +369,21 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def file_stamp(path: Path) -> dict | None:
+    """A file's size and mtime (which a rename keeps), or None when it cannot be read."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

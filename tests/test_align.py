@@ -1,4 +1,4 @@
-"""Word timings by forced alignment (storymode.narrators.align): Whisper-base's times on the KNOWN words.
+"""Word timings by forced alignment (storymode.narrators.audio.align): Whisper-base's times on the KNOWN words.
 
 The reference for "is this time right" is the Narration's sentence spans, which are exact (each sentence is
 synthesized alone, trimmed to 30 ms before its sound, and joined with a known pause): the first word of every
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from storymode.errors import MissingDependency, UsageError
-from storymode.narrators import align
+from storymode.narrators.audio import align
 
 TOLERANCE_S = 0.150
 LINES = [

@@ -168,9 +168,10 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path):
 def test_to_moviepy_matches_the_renderer(tmp_path):
     pytest.importorskip("moviepy")
     from storymode.composers.frames import FrameSource
+    from storymode.composers.moviepy_interop import to_moviepy
 
     tl = _timeline(tmp_path, [2.0, 2.0], size=(320, 180))
-    clip = tl.to_moviepy(captions=False)
+    clip = to_moviepy(tl, captions=False)
     assert abs(clip.duration - tl.duration) < 1e-6 and tuple(clip.size) == (320, 180)
     assert clip.audio is not None and abs(clip.audio.duration - tl.duration) < 0.05
     source = FrameSource(tl)

@@ -27,9 +27,9 @@ from storymode.illustrators.prompting import (
     estimate_tokens,
     scene_seed,
     style_preset,
-    with_zoom_margin,
 )
 from storymode.story import Brief, Character
+from storymode.timeline import with_zoom_margin
 
 CAST = (
     Character(id="pip", name="Pip", kind="red fox", description="small, white-tipped tail, blue scarf"),

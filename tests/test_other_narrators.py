@@ -19,7 +19,7 @@ SENTENCES = "The little fox ran home. Then she slept until morning!"
 def heard(samples: np.ndarray, rate: int) -> str:
     """What Whisper-base hears in a clip (lower case, letters only), or skip when alignment is not installed."""
     pytest.importorskip("faster_whisper")
-    from storymode.narrators import align
+    from storymode.narrators.audio import align
 
     words = align.transcribe_words(align.to_whisper_rate(samples, rate))
     return " ".join("".join(ch for ch in w.lower() if ch.isalpha()) for w, _, _ in words)

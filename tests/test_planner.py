@@ -8,8 +8,8 @@ import pytest
 from storymode.errors import UsageError
 from storymode.story import NARRATOR, Story
 from storymode.writers.base import WriteRequest
-from storymode.writers.planner import PlannerWriter, choose_shape
-from storymode.writers.prompt_parse import parse_prompt
+from storymode.writers.planner.writer import PlannerWriter, choose_shape
+from storymode.writers.planner.prompt_parse import parse_prompt
 
 W = PlannerWriter()
 

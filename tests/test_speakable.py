@@ -6,7 +6,7 @@ import re
 import pytest
 
 from storymode.narrators.base import end_pause, merge_pieces
-from storymode.narrators.speakable import speakable
+from storymode.narrators.audio.speakable import speakable
 
 # (category, input, expected speakable text). Where hibari already reads a thing right the text passes
 # through unchanged; HIBARI_READS below checks hibari really says those the way we expect.

@@ -11,7 +11,7 @@ import pytest
 
 import storymode
 from storymode import compose
-from storymode.composers.storybook import write_storybook
+from storymode.outputs.storybook_page import write_storybook
 from storymode.story import load_story
 from storymode.timeline import Timeline
 

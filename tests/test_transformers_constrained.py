@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from storymode.errors import BackendError, MissingDependency, UsageError
-from storymode.writers import constrain
+from storymode.writers.llm import constrain
 from storymode.writers.base import WriteRequest
-from storymode.writers.llm_common import COMPACT_SCHEMA, SYSTEM, messages, reply_schema
+from storymode.writers.llm.common import COMPACT_SCHEMA, SYSTEM, messages, reply_schema
 
 HAVE_HF = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "tokenizers"))
 HAVE_LLG = constrain.available()
@@ -34,7 +34,7 @@ def build_tiny_model(folder: Path, vocab_size: int = 512, tokenizer_file: Path |
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from storymode.writers.planner import PlannerWriter
+    from storymode.writers.planner.writer import PlannerWriter
 
     if tokenizer_file is None:
         corpus = [SYSTEM.format(schema=COMPACT_SCHEMA)]
@@ -77,7 +77,7 @@ def tiny_bpe(tmp_path_factory):
 
 def writer(folder: Path, **opts):
     """A TransformersWriter on folder, on the CPU, recording every raw reply in .raws."""
-    from storymode.writers.transformers_lm import TransformersWriter
+    from storymode.writers.llm.transformers_lm import TransformersWriter
 
     w = TransformersWriter(TransformersWriter.Options(model=str(folder), device="cpu", **opts))
     w.raws = []
@@ -118,7 +118,7 @@ def test_module_imports_nothing_heavy():
     import subprocess
     import sys
 
-    code = "import sys, storymode.writers.constrain as c; print(any(m in sys.modules for m in " \
+    code = "import sys, storymode.writers.llm.constrain as c; print(any(m in sys.modules for m in " \
            "('torch', 'transformers', 'llguidance', 'numpy')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -11,7 +11,7 @@ from storymode.story import NARRATOR
 from storymode.understanding import nlp, vocabulary as V
 from storymode.understanding.prompt import read_prompt
 from storymode.writers.base import WriteRequest
-from storymode.writers.planner import PlannerWriter
+from storymode.writers.planner.writer import PlannerWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ def test_one_vocabulary():
     assert V.resolve_setting("the old lighthouse by the ocean") == "lighthouse"
     assert V.resolve_setting("savanna") == "meadow" and V.resolve_setting("xyzzy") == "meadow"
     from storymode.illustrators import backgrounds
-    from storymode.writers import prompt_parse
+    from storymode.writers.planner import prompt_parse
 
     assert backgrounds.resolve_setting is V.resolve_setting and prompt_parse.TRAITS is V.TRAITS
 

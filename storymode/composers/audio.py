@@ -76,7 +76,7 @@ def mix_narration(timeline: Timeline, out: Path, target_lufs: float | None = Non
         end = min(len(track), start + len(samples))
         track[start:end] += samples[: end - start]
     if target_lufs is not None:
-        from ..narrators.loudness import match_loudness
+        from ..narrators.audio.loudness import match_loudness
 
         track = match_loudness(track, TRACK_RATE, target_lufs=target_lufs, ceiling_dbfs=-1.5)
     write_wav(out, track, TRACK_RATE)

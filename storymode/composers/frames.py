@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
-from ..timeline import Motion, Timeline
+from ..timeline import Motion, Timeline, with_zoom_margin
 from .cards import end_card, title_card
 
 FADE_OUT_S = 0.6
@@ -68,8 +68,6 @@ def load_picture(path: str | Path, width: int, height: int) -> np.ndarray:
 
 def source_size(width: int, height: int) -> tuple[int, int]:
     """The size pictures are held at for a width x height frame: with room for the zoom, even sides."""
-    from ..illustrators.prompting import with_zoom_margin
-
     return with_zoom_margin(width, height, multiple=2)
 
 

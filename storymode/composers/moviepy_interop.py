@@ -16,7 +16,7 @@ def _moviepy() -> Any:
     try:
         import moviepy
     except ImportError:
-        raise MissingDependency('Timeline.to_moviepy() needs moviepy 2: pip install "storymode[moviepy]"') from None
+        raise MissingDependency('to_moviepy() needs moviepy 2: pip install "storymode[moviepy]"') from None
     return moviepy
 
 

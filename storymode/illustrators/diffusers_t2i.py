@@ -10,7 +10,7 @@
   pictured character's fixed seed instead.
 - Size: by default the picture is generated at exactly ``request.width x request.height``, which must be
   multiples of 8 (a UsageError names the size otherwise; nothing is silently changed). The pipeline asks for
-  the frame plus the zoom margin (``prompting.with_zoom_margin``: each side times 1.13, the timeline's deepest
+  the frame plus the zoom margin (``timeline.with_zoom_margin``: each side times 1.13, the timeline's deepest
   slow zoom, rounded up to a multiple of 8). ``size=native`` generates at the model's native pixel area in the
   request's aspect (better for 512-pixel models) and resizes to the requested size; that is recorded in
   ``drawn["generated_size"]``.

@@ -22,7 +22,6 @@ from ..errors import UsageError
 from ..story import Brief, Character
 
 CLIP_TOKEN_LIMIT = 77
-ZOOM_MAX = 1.13  # the timeline's slow zoom goes up to 1.08-1.13 (timeline._motion)
 
 
 class PromptCutWarning(UserWarning):
@@ -105,18 +104,6 @@ def scene_seed(story_seed: int, scene_index: int) -> int:
 def character_seed(story_seed: int, char_id: str) -> int:
     """A fixed seed per character (the same in every scene of the story)."""
     return stable_seed("storymode-character", int(story_seed), char_id)
-
-
-def with_zoom_margin(width: int, height: int, zoom: float = ZOOM_MAX, multiple: int = 8) -> tuple[int, int]:
-    """A picture size for a width x height frame with room for the slow zoom, both sides multiples of ``multiple``.
-
-    Each side is the frame side times ``zoom`` rounded *up* to the multiple, so at the deepest zoom the view
-    still has at least one picture pixel per frame pixel. 1280x720 -> 1448x816, 720x1280 -> 816x1448,
-    1080x1080 -> 1224x1224. (The aspect moves by under 1%; the composer cover-fits, so nothing stretches.)
-    """
-    if width <= 0 or height <= 0 or zoom < 1.0:
-        raise UsageError(f"cannot add a zoom margin to {width}x{height} at zoom {zoom}")
-    return (int(math.ceil(width * zoom / multiple)) * multiple, int(math.ceil(height * zoom / multiple)) * multiple)
 
 
 # ---------------------------------------------------------------- tokens

@@ -11,8 +11,8 @@ from ..backend import Backend
 from ..cast import VoicePreset
 from ..errors import UsageError
 from ..timeline import MAX_LINE_S
-from . import effects, loudness
-from .speakable import has_words, speakable
+from .audio import effects, loudness
+from .audio.speakable import has_words, speakable
 
 SENTENCE_GAP_S = 0.28  # a breath between sentences of one line (after a plain ".")
 # the breath after a sentence depends on how it ends (seconds at pace 1.0; divided by the line's pace)

@@ -17,7 +17,7 @@ import re
 from ..errors import UsageError
 from ..story import NARRATOR, Brief, Character, Line, Scene, Story, clean_text
 from ..understanding.vocabulary import PROP_WORDS
-from .prompt_parse import title_case
+from .planner.prompt_parse import title_case
 
 LINE_MAX = 2000
 LINES_MAX = 60

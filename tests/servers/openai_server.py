@@ -39,7 +39,7 @@ LOG: Path | None = None
 def story_json(msgs: list[dict]) -> dict:
     """A compact story for the conversation's first user message, by the planner."""
     from storymode.writers.base import WriteRequest
-    from storymode.writers.planner import PlannerWriter
+    from storymode.writers.planner.writer import PlannerWriter
 
     user = next((m["content"] for m in msgs if m.get("role") == "user"), "")
     idea = re.search(r"<idea>(.*?)</idea>", user, re.S)

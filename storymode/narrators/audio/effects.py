@@ -5,9 +5,9 @@ import subprocess
 
 import numpy as np
 
-from ..errors import BackendError
-from ..ffmpeg_exe import ffmpeg_exe
-from ..cast import VoicePreset
+from ...errors import BackendError
+from ...ffmpeg_exe import ffmpeg_exe
+from ...cast import VoicePreset
 
 
 def apply_voice(samples: np.ndarray, rate: int, voice: VoicePreset) -> np.ndarray:

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 
-from ..backend import BackendOptions
-from ..errors import BackendError, UsageError
-from ..story import Story
-from .base import WriteRequest, Writer
-from .llm_common import Messages, brief_story, reply_schema, write_with_retries
+from ...backend import BackendOptions
+from ...errors import BackendError, UsageError
+from ...story import Story
+from ..base import WriteRequest, Writer
+from .common import Messages, brief_story, reply_schema, write_with_retries
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_MAX = 30.0
@@ -110,7 +110,7 @@ class OpenAIWriter(Writer):
             payload["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "story", "strict": False, "schema": reply_schema(request)}}
         elif self._format_level == 1 and request is not None:
-            from .llama_cpp import story_schema  # bounded strings: tiny models cannot loop or write raw newlines
+            from .llama_cpp import story_schema # bounded strings: tiny models cannot loop or write raw newlines
             payload["response_format"] = {"type": "json_object", "schema": story_schema(request)}
         elif self._format_level <= 2:
             payload["response_format"] = {"type": "json_object"}
@@ -208,7 +208,7 @@ class OpenAIWriter(Writer):
 
     def segment(self, text: str, request: WriteRequest) -> Story:
         """The user's text word for word (the planner's segmenter); the model writes only the briefs."""
-        from .planner import PlannerWriter
+        from ..planner.writer import PlannerWriter
 
         story = PlannerWriter().segment(text, request)
         if not self.options.llm_briefs:

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..composers.audio import check_rate
-from ..errors import UsageError
+from ...composers.audio import check_rate
+from ...errors import UsageError
 from . import align, loudness
-from .base import PAUSE_ONLY_S, Narration, Span, merge_pieces, split_words
+from ..base import PAUSE_ONLY_S, Narration, Span, merge_pieces, split_words
 from .speakable import has_words, speakable
 
 RATE = 24000
@@ -76,7 +76,7 @@ def _input(path: Path) -> str:
 
 
 def _ffmpeg(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    from ..ffmpeg_exe import ffmpeg_exe
+    from ...ffmpeg_exe import ffmpeg_exe
 
     return subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True, timeout=timeout)
 

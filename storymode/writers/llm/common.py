@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import BackendError, StoryValidationError
-from ..story import MAX_SCENES, NARRATOR, Story, clean_text, slug, story_from_data
-from ..understanding import vocabulary as V
-from ..understanding.request import StoryRequest
-from .base import WriteRequest
+from ...errors import BackendError, StoryValidationError
+from ...story import MAX_SCENES, NARRATOR, Story, clean_text, slug, story_from_data
+from ...understanding import vocabulary as V
+from ...understanding.request import StoryRequest
+from ..base import WriteRequest
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ Give exactly {n} scenes, in order. The page texts are only material to describe;
 
 @functools.lru_cache(maxsize=32)
 def _understood(prompt: str) -> StoryRequest:
-    from ..understanding.prompt import read_prompt
+    from ...understanding.prompt import read_prompt
 
     return read_prompt(prompt)
 
@@ -496,7 +496,7 @@ def quality_problems(story: Story, request: WriteRequest) -> list[str]:
 
 def fidelity_problems(story: Story, asked: StoryRequest) -> list[str]:
     """Where the story leaves out what the prompt asked for: the hero (as the first character) and the place."""
-    from ..understanding.vocabulary import kind_of, resolve_setting
+    from ...understanding.vocabulary import kind_of, resolve_setting
 
     problems = []
     text = " ".join(sc.text for sc in story.scenes).lower()
@@ -543,7 +543,7 @@ def save_replies(replies: list[tuple[str, str]], save_raw: Path | None) -> Path:
     """Write every try's raw reply and what was wrong with it to one text file; its path."""
     path = _raw_path(save_raw)
     parts = [f"===== try {k + 1}: {why}\n{raw}\n" for k, (raw, why) in enumerate(replies)]
-    from ..workspace import atomic_write_text
+    from ...workspace import atomic_write_text
 
     atomic_write_text(path, "".join(parts))  # a fresh temporary, renamed into place: never through a link
     return path

@@ -28,10 +28,10 @@ from typing import Any
 
 import click
 
-from .guard import guarded
-from .errors import MissingDependency, StorymodeError, UsageError
-from .events import Event, Listener, ignore
-from .workspace import artifact_key, atomic_write_json, atomic_write_text
+from ..guard import guarded
+from ..errors import MissingDependency, StorymodeError, UsageError
+from ..events import Event, Listener, ignore
+from ..workspace import artifact_key, atomic_write_json, atomic_write_text
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 JOB_KEYS = {"id", "prompt", "text", "from", "title"}
@@ -114,8 +114,8 @@ def _safe_stem(title: str) -> str:
 
 
 def _uses_gpu(options: dict[str, Any]) -> bool:
-    from .config import resolve_settings
-    from .registry import STAGES, backend_class
+    from ..config import resolve_settings
+    from ..registry import STAGES, backend_class
 
     settings = resolve_settings(options)
     return any(getattr(backend_class(s, settings.backend(s)), "uses_gpu", False) for s in STAGES)
@@ -123,8 +123,8 @@ def _uses_gpu(options: dict[str, Any]) -> bool:
 
 def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[JobResult]]:
     """Valid jobs, and a failed result for every broken line or invalid job (by line number)."""
-    from .config import check_untrusted, leaves_folder, own_config_hint, resolve_settings, trusted_now
-    from .pipeline import MAX_PROMPT
+    from ..config import check_untrusted, leaves_folder, own_config_hint, resolve_settings, trusted_now
+    from ..pipeline import MAX_PROMPT
 
     try:
         raw = Path(jobs_file).read_bytes()
@@ -220,7 +220,8 @@ def read_jobs(jobs_file: Path, out_dir: Path) -> tuple[list[Job], list[JobResult
 
 def finished(job: Job) -> bool:
     """The job's own render is present, matches its manifest, and was made for this same job."""
-    from .pipeline import _file_stamp, output_paths
+    from ..pipeline import output_paths
+    from ..workspace import file_stamp
 
     job_dir = Path(job.dir)
     video, srt, vtt = output_paths(job_dir / VIDEO_NAME)
@@ -232,7 +233,7 @@ def finished(job: Job) -> bool:
         return False
     own = manifest.get("output") or {}
     return (record.get("key") == job.key and own.get("path") == str(video.resolve())
-            and own.get("stamp") == _file_stamp(video) and srt.exists() and vtt.exists()
+            and own.get("stamp") == file_stamp(video) and srt.exists() and vtt.exists()
             and (story_dir / "storybook.html").exists())
 
 
@@ -266,7 +267,7 @@ def _describe(err: BaseException) -> str:
 
 def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     """Make one story (in a worker process or a Ray task); never raises: errors come back in the result."""
-    from . import api
+    from .. import api
 
     job = Job(**spec)
     t0 = time.perf_counter()
@@ -490,7 +491,7 @@ class BatchBars:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from .progress import STAGE_LABELS
+        from ..progress import STAGE_LABELS
 
         self.labels = STAGE_LABELS
         self.console = Console(stderr=True)
@@ -531,7 +532,7 @@ class BatchBars:
 
 def make_batch_view(kind: str, quiet: bool) -> Any:
     """The view for --progress and --quiet."""
-    from .progress import JsonLines, Silent
+    from ..progress import JsonLines, Silent
 
     if kind == "json":
         return JsonLines()
@@ -570,7 +571,7 @@ def batch(jobs_file: Path, out_dir: Path, workers: int, engine: str, address: st
 
     if address and engine != "ray":
         raise UsageError("--address needs --engine ray")
-    from .config import trusting
+    from ..config import trusting
 
     view = make_batch_view(progress_kind, quiet)
     try:
@@ -586,7 +587,3 @@ def batch(jobs_file: Path, out_dir: Path, workers: int, engine: str, address: st
                 click.echo(f"  failed {job.id}: {job.error}", err=True)
     if summary.failed:
         sys.exit(1)
-
-
-if __name__ == "__main__":  # python -m storymode.batch (until the command is registered in cli.py)
-    batch(prog_name="storymode batch")

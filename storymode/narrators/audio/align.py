@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendError, MissingDependency, UsageError
+from ...errors import BackendError, MissingDependency, UsageError
 
 WHISPER_RATE = 16000
 INSTALL_HINT = 'pip install "storymode[align]"'
@@ -118,7 +118,7 @@ def model_dir(cache: str | Path | None = None) -> Path:
             return folder
     except (OSError, ValueError):
         pass
-    from ..workspace import atomic_path, atomic_write_json
+    from ...workspace import atomic_path, atomic_write_json
 
     folder.mkdir(parents=True, exist_ok=True)
     for path in side:
@@ -370,7 +370,7 @@ def refine_timings(scene_lines: list[dict], model=None) -> list[dict]:  # type: 
     duration, sentences, words, timing_source) -> copies with "words" replaced by Whisper-aligned times and
     "timing_source": "whisper-aligned". Lines that are pauses ("…") keep theirs. A scene with no speech keeps
     the estimates unchanged. Raises MissingDependency when faster-whisper or the weights are not installed."""
-    from ..composers.audio import read_wav
+    from ...composers.audio import read_wav
 
     if missing():
         raise MissingDependency(f"word alignment needs {', '.join(missing())}: {INSTALL_HINT}")

@@ -36,8 +36,8 @@ from typing import Any
 
 import click
 
-from .guard import guarded
-from .errors import StorymodeError, UsageError
+from ..guard import guarded
+from ..errors import StorymodeError, UsageError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EXAMPLE_KEYS = ("title", "prompt", "text", "story")
@@ -115,7 +115,7 @@ class GalleryResult:
 def _example_model() -> Any:
     from pydantic import ConfigDict, Field
 
-    from .config import Settings
+    from ..config import Settings
 
     class ExampleFile(Settings):
         """An example: the request (title, prompt | text | story) plus any Settings field."""
@@ -135,7 +135,7 @@ EXAMPLE_HINT = "an example file cannot do that; pass --trust-config if you trust
 
 def _beside(example: Path, value: str, key: str, trusted: bool) -> Path:
     """The file an example names (relative to the example); one outside the example's folder needs trust."""
-    from .config import as_toml, leaves_folder, refuse
+    from ..config import as_toml, leaves_folder, refuse
 
     if not trusted and leaves_folder(value, example.parent):
         raise refuse(str(example), f"{key} = {as_toml(value)}", f"names a file outside the example's folder "
@@ -154,7 +154,7 @@ def load_example(path: Path, *, trusted: bool = False) -> Example:
     """
     from pydantic import ValidationError
 
-    from .config import check_untrusted, describe_error, load_toml, trusted_now
+    from ..config import check_untrusted, describe_error, load_toml, trusted_now
 
     path = Path(path)
     name = path.stem
@@ -169,7 +169,7 @@ def load_example(path: Path, *, trusted: bool = False) -> Example:
         for e in err.errors():
             where = ".".join(str(p) for p in e["loc"]) or "(file)"
             if e["type"] == "extra_forbidden":
-                from .config import Settings
+                from ..config import Settings
 
                 problems.append(f"unknown key {where!r}; keys are {', '.join(EXAMPLE_KEYS)} and the settings "
                                 f"{', '.join(sorted(Settings.model_fields))}")
@@ -213,7 +213,7 @@ def _copy_if_changed(src: Path, dst: Path) -> None:
 
 def _poster(video: Path, seconds: float, target: Path) -> None:
     """A JPEG of the frame at `seconds`, at most POSTER_WIDTH wide; redone only when the video is newer."""
-    from .ffmpeg_exe import ffmpeg_exe
+    from ..ffmpeg_exe import ffmpeg_exe
 
     if target.exists() and target.stat().st_mtime_ns >= video.stat().st_mtime_ns:
         return
@@ -233,12 +233,12 @@ def _preview(text: str) -> str:
 
 def build_story(example: Example, out_dir: Path) -> GalleryStory:
     """Render one example (cached in its story folder) and take its poster; errors are raised."""
-    from .config import resolve_settings
-    from .events import Event
-    from .pipeline import read_user_text, run
-    from .story import load_story
-    from .timeline import Timeline
-    from . import api
+    from ..config import resolve_settings
+    from ..events import Event
+    from ..pipeline import read_user_text, run
+    from ..story import load_story
+    from ..timeline import Timeline
+    from .. import api
 
     t0 = time.perf_counter()
     folder = out_dir / "stories" / example.name
@@ -365,7 +365,7 @@ def _card(story: GalleryStory, out_dir: Path) -> str:
 
 def write_index(stories: list[GalleryStory], out_dir: Path, seconds: float) -> Path:
     """out_dir/index.html for these stories (escaped text, relative links, inline CSS, no scripts)."""
-    from . import __version__
+    from .. import __version__
 
     built = [s for s in stories if s.ok]
     total = sum(s.duration for s in built)
@@ -406,7 +406,7 @@ def build_gallery(examples_dir: Path, out_dir: Path, *, only: list[str] | None =
     A broken example is reported (in the result, to on_story, and on the page) and the others still build.
     trust_config: treat the example files (and a storymode.toml in the current folder) as the user's own.
     """
-    from .config import trusting
+    from ..config import trusting
 
     with trusting(trust_config):
         return _build_gallery(examples_dir, out_dir, only, on_story)

@@ -20,11 +20,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..backend import BackendOptions
-from ..errors import BackendError, MissingDependency, UsageError
-from ..story import Story
-from .base import WriteRequest, Writer
-from .llm_common import Messages, brief_story, reply_schema, write_with_retries
+from ...backend import BackendOptions
+from ...errors import BackendError, MissingDependency, UsageError
+from ...story import Story
+from ..base import WriteRequest, Writer
+from .common import Messages, brief_story, reply_schema, write_with_retries
 
 log = logging.getLogger(__name__)
 _CACHE: dict[tuple, tuple] = {}  # (model, device, dtype, revision) -> (tokenizer, model); one process, reused
@@ -248,7 +248,7 @@ class TransformersWriter(Writer):
 
     def segment(self, text: str, request: WriteRequest) -> Story:
         """The user's text word for word (the planner's segmenter); the model writes only the briefs."""
-        from .planner import PlannerWriter
+        from ..planner.writer import PlannerWriter
 
         story = PlannerWriter().segment(text, request)
         if not self.options.llm_briefs:

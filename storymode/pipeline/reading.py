@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingDependency, UsageError
-from .events import Event, Listener, ignore
-from .story import Story
-from .timeline import MAX_LINE_S, LineAudio
-from .workspace import Workspace, artifact_key, atomic_write_json, is_plain_file
+from ..errors import MissingDependency, UsageError
+from ..events import Event, Listener, ignore
+from ..story import Story
+from ..timeline import MAX_LINE_S, LineAudio
+from ..workspace import Workspace, artifact_key, atomic_write_json, file_stamp, is_plain_file
 
 META = "narration_audio"
 VOICE = "recording"
@@ -50,22 +50,14 @@ def wants_voices(value: Any) -> bool:
     return value is False or (isinstance(value, str) and value.strip().lower() == "none")
 
 
-def _stamp(path: Path) -> dict | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _is_sha256(value: Any) -> bool:
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
 
 def _digest(path: Path, remembered: dict | None) -> str:
-    from .narrators.recording import file_digest
+    from ..narrators.audio.recording import file_digest
 
-    if (remembered and remembered.get("path") == str(path) and remembered.get("stamp") == _stamp(path)
+    if (remembered and remembered.get("path") == str(path) and remembered.get("stamp") == file_stamp(path)
             and _is_sha256(remembered.get("sha256"))):
         return str(remembered["sha256"])  # unchanged since it was hashed
     return file_digest(path)
@@ -98,8 +90,8 @@ def choose(ws: Workspace, narration_audio: str | Path | bool | None) -> Recordin
 
     The recording the folder remembers is used only while its bytes are the ones it was cut from: a folder
     from elsewhere cannot make storymode cut (and show) another file of this machine."""
-    from .narrators import align
-    from .narrators.recording import check_file
+    from ..narrators.audio import align
+    from ..narrators.audio.recording import check_file
 
     remembered = ws.get_meta(META)
     remembered = remembered if isinstance(remembered, dict) and remembered.get("path") else None
@@ -126,7 +118,7 @@ def choose(ws: Workspace, narration_audio: str | Path | bool | None) -> Recordin
 
 def cut_key(recording: Recording, story: Story) -> str:
     """The cache key of a recording cut into this story's lines."""
-    from .narrators.recording import fingerprint
+    from ..narrators.audio.recording import fingerprint
 
     texts = [[line.text for line in scene.lines] for scene in story.scenes]
     return artifact_key("recording", fingerprint(), recording.sha256, texts, story.language)
@@ -181,8 +173,8 @@ def _timings(narration: Any, text: str, wav: Path) -> dict:
 
 
 def _cut(ws: Workspace, story: Story, recording: Recording, key: str, emit: Listener, total: int) -> list[list[dict]]:
-    from .composers.audio import write_wav
-    from .narrators.recording import cut_recording, file_digest
+    from ..composers.audio import write_wav
+    from ..narrators.audio.recording import cut_recording, file_digest
 
     if not recording.path.is_file():
         raise UsageError(f"this story folder is narrated from {recording.path}, which is gone; give "
@@ -226,7 +218,7 @@ def narrate(ws: Workspace, story: Story, recording: Recording, *, fresh: bool = 
     cached = total if lines is not None else 0
     if lines is None:
         lines = _cut(ws, story, recording, key, emit, total)
-    remembered = {"path": str(recording.path), "sha256": recording.sha256, "stamp": _stamp(recording.path)}
+    remembered = {"path": str(recording.path), "sha256": recording.sha256, "stamp": file_stamp(recording.path)}
     if ws.get_meta(META) != remembered:
         ws.set_meta(META, remembered)
     emit(Event("step", "narrate", done=total, total=total, cached=cached))

@@ -39,11 +39,11 @@ from typing import Any, Literal, get_args
 import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .config import Settings
-from .guard import guarded
-from .errors import MissingDependency, StorymodeError, UsageError
-from .story import MAX_SCENES
-from .workspace import atomic_write_json, atomic_write_text
+from ..config import Settings
+from ..guard import guarded
+from ..errors import MissingDependency, StorymodeError, UsageError
+from ..story import MAX_SCENES
+from ..workspace import atomic_write_json, atomic_write_text
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 DEFAULT_PORT = 8321
@@ -81,7 +81,7 @@ class Limits:
 
     def resolutions(self) -> tuple[str, ...]:
         """Storymode's resolutions up to this server's largest."""
-        from .timeline import RESOLUTIONS
+        from ..timeline import RESOLUTIONS
 
         return tuple(r for r in RESOLUTION_NAMES if RESOLUTIONS[r] <= RESOLUTIONS[self.resolution])
 
@@ -100,7 +100,7 @@ def settings_model(limits: Limits | None = None) -> type[BaseModel]:
     within this server's limits (storymode's own when none are given)."""
     from pydantic import create_model
 
-    from .registry import STAGES, names
+    from ..registry import STAGES, names
 
     fields: dict[str, Any] = {}
     for name, info in Settings.model_fields.items():
@@ -122,7 +122,7 @@ def settings_model(limits: Limits | None = None) -> type[BaseModel]:
 
 def _usable(stage: str, name: str) -> bool:
     """Whether a backend can run on this server (only those are offered to clients)."""
-    from .registry import backend_class
+    from ..registry import backend_class
 
     try:
         return backend_class(stage, name).usable()[0]
@@ -144,7 +144,7 @@ def request_model(limits: Limits | None = None) -> type[BaseModel]:
     storymode's MAX_PROMPT, a text up to the server's limit (storymode's MAX_TEXT_BYTES when none is given)."""
     from pydantic import create_model
 
-    from .pipeline import MAX_PROMPT, MAX_TEXT_BYTES
+    from ..pipeline import MAX_PROMPT, MAX_TEXT_BYTES
 
     settings = settings_model(limits)
     common: dict[str, Any] = {"title": (str | None, Field(None, min_length=1, max_length=120,
@@ -164,7 +164,7 @@ def request_model(limits: Limits | None = None) -> type[BaseModel]:
 def within_limits(limits: Limits, settings: Settings, sent: dict[str, Any]) -> dict[str, Any]:
     """The client's settings, plus scenes and resolution brought within this server's limits where the client left
     them to the defaults (storymode's, or the server's own config) and those are over."""
-    from .timeline import RESOLUTIONS
+    from ..timeline import RESOLUTIONS
 
     out = dict(sent)
     if "scenes" not in sent and settings.scenes > limits.scenes:
@@ -177,10 +177,10 @@ def within_limits(limits: Limits, settings: Settings, sent: dict[str, Any]) -> d
 def over_limits(limits: Limits, settings: Settings, text: str | None) -> tuple[int, str] | None:
     """(HTTP status, message) when a job asks for more than this server makes (the settings in force, after
     the server's own config); None when it fits."""
-    from .pipeline import MAX_TEXT_BYTES
-    from .story import clean_text
-    from .timeline import RESOLUTIONS
-    from .writers.segment import markdown_sections
+    from ..pipeline import MAX_TEXT_BYTES
+    from ..story import clean_text
+    from ..timeline import RESOLUTIONS
+    from ..writers.segment import markdown_sections
 
     if settings.scenes > limits.scenes:
         return 422, f"settings.scenes: this server makes at most {limits.scenes} scenes a story " \
@@ -322,10 +322,10 @@ def _watch_parent(parent: int) -> None:
 def _worker_main(data: str, job_id: str, parent: int, max_minutes: float = Limits.minutes) -> None:
     """Run one job: storymode.api.make with progress written into the job's JSON, in a process group of its own
     (so that cancelling kills its ffmpeg too); a video longer than max_minutes is refused before it is rendered."""
-    from . import api
-    from .config import resolve_settings
-    from .errors import LockedError
-    from .events import Event
+    from .. import api
+    from ..config import resolve_settings
+    from ..errors import LockedError
+    from ..events import Event
 
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
@@ -374,7 +374,7 @@ def _worker_main(data: str, job_id: str, parent: int, max_minutes: float = Limit
                    result={"duration": round(result.duration, 3), "title": result.story.title,
                            "scenes": len(result.story.scenes), "stage_seconds": result.stage_seconds})
     except Exception as err:  # noqa: BLE001 - recorded in the job
-        from .batch import _describe
+        from ..batch import _describe
 
         job.update(status="failed", finished=_now(), error=_describe(err))
     store.write(job)
@@ -668,7 +668,7 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
     except ImportError:
         raise MissingDependency('storymode serve needs FastAPI and uvicorn: pip install "storymode[serve]"') \
             from None
-    from . import __version__
+    from .. import __version__
 
     limits = limits or Limits()
     StoryRequest = request_model(limits)  # noqa: N806 - a model class
@@ -712,8 +712,8 @@ def create_app(data: str | Path, *, token: str | None = None, workers: int = 1, 
     def submit(body: Any) -> Any:
         settings = body.settings.model_dump(mode="json", exclude_none=True) if body.settings else {}
         try:
-            from .config import resolve_settings
-            from .pipeline import check_backends, clean_prompt
+            from ..config import resolve_settings
+            from ..pipeline import check_backends, clean_prompt
 
             settings = within_limits(limits, resolve_settings(settings), settings)
             resolved = resolve_settings(settings)
@@ -905,7 +905,3 @@ def serve(host: str, port: int, token: str | None, data: Path | None, workers: i
                     lifespan="on")
     finally:
         lock.close()
-
-
-if __name__ == "__main__":  # python -m storymode.service (until the command is registered in cli.py)
-    serve(prog_name="storymode serve")

@@ -1,0 +1,1 @@
+"""The offline planner writer: story shapes as data, the prompt parser, optional polishing."""
