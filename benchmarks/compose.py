@@ -26,7 +26,7 @@ WIDTH, HEIGHT, FPS = 1280, 720, 30
 
 def build_timeline(folder: Path):  # type: ignore[no-untyped-def]
     """A 60 s timeline: 8 storybook pictures, a narration-like signal per scene, sentence and word cues."""
-    from storymode.composers.audio import write_wav
+    from storymode.sound.wav import write_wav
     from storymode.illustrators.base import IllustrationRequest
     from storymode.illustrators.storybook import StorybookIllustrator
     from storymode.story import Story

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import UsageError
 from .story import NARRATOR, Story
@@ -140,17 +140,31 @@ class LineAudio:
     pause_after: float | None = None
 
 
-Seconds = Annotated[float, Field(ge=0.0, le=MAX_LINE_S, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0.0, le=MAX_LINE_S, allow_inf_nan=False, strict=True)]  # no bool, no text
+
+
+TimedText = tuple[str, Seconds, Seconds]  # a piece of text and when it is spoken, seconds from the line's start
+SPAN_SLACK_S = 1.0  # how far past the line's end a span may reach (rounding, a trimmed tail)
 
 
 class LineTimings(BaseModel):
-    """A narration timings record (narration/<key>.json) as read back: finite, non-negative, at most MAX_LINE_S."""
+    """What the timeline reads of a narrated line's timings: finite, non-negative seconds, at most MAX_LINE_S,
+    each span inside the line (other keys of a stored record are ignored; see narrators.audio.timings)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     duration: Seconds
-    sentences: list[tuple[str, Seconds, Seconds]] = Field(default_factory=list)
-    words: list[tuple[str, Seconds, Seconds]] = Field(default_factory=list)
+    sentences: list[TimedText] = Field(default_factory=list)
+    words: list[TimedText] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _spans_inside(self) -> LineTimings:
+        for name in ("sentences", "words"):
+            for n, (_, start, end) in enumerate(getattr(self, name)):
+                if not start <= end <= self.duration + SPAN_SLACK_S:
+                    raise ValueError(f"{name}.{n} runs from {start} to {end} s, outside the line's "
+                                     f"{self.duration} s")
+        return self
 
 
 def check_timings(data: object, source: str) -> LineTimings:

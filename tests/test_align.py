@@ -124,31 +124,64 @@ def test_silent_clip_is_a_clear_error():
     assert isinstance(info.value, UsageError)
 
 
-@needs_model
-def test_refine_timings_replaces_words_and_falls_back_on_silence(narrations, tmp_path):
-    from storymode.composers.audio import write_wav
+def _scene(narrations, tmp_path):  # type: ignore[no-untyped-def]
+    """The narrated LINES as a scene's (wav, record) pairs, the wavs written to tmp_path."""
+    from storymode.sound.wav import write_wav
+    from storymode.narrators.audio.timings import LineRecord
 
     scene = []
     for index, (narration, text) in enumerate(zip(narrations, LINES)):
         wav = tmp_path / f"line{index}.wav"
         write_wav(wav, narration.samples, narration.sample_rate)
-        scene.append({"duration": narration.duration, "text": text, "wav": str(wav),
-                      "timing_source": narration.timing_source,
-                      "sentences": [[s.text, s.start, s.end] for s in narration.sentences],
-                      "words": [[w.text, w.start, w.end] for w in narration.words]})
+        scene.append((wav, LineRecord.of(narration, voice="narrator", text=text)))
+    return scene
+
+
+@needs_model
+def test_refine_timings_replaces_words_and_falls_back_on_silence(narrations, tmp_path):
+    from storymode.sound.wav import write_wav
+
+    scene = _scene(narrations, tmp_path)
     refined = align.refine_timings(scene)
-    for before, after in zip(scene, refined):
-        assert after["timing_source"] == "whisper-aligned"
-        assert [w[0] for w in after["words"]] == [w[0] for w in before["words"]]
-        assert after["sentences"] == before["sentences"]
-        for sentence in after["sentences"]:  # each word stays inside its own sentence's exact span
-            inside = [w for w in after["words"] if sentence[1] - 1e-6 <= w[1] <= sentence[2] + 1e-6]
+    for (_, before), after in zip(scene, refined):
+        assert after.timing_source == "whisper-aligned" and before.timing_source == "sentence-synthesis"
+        assert [w[0] for w in after.words] == [w[0] for w in before.words]
+        assert after.sentences == before.sentences
+        for sentence in after.sentences:  # each word stays inside its own sentence's exact span
+            inside = [w for w in after.words if sentence[1] - 1e-6 <= w[1] <= sentence[2] + 1e-6]
             assert len(inside) >= len(sentence[0].split())
 
     silent = tmp_path / "silent.wav"
     write_wav(silent, np.zeros(24000, np.float32), 24000)
-    line = {**scene[0], "wav": str(silent)}
-    assert align.refine_timings([line]) == [line]  # no speech: the estimate is kept, source unchanged
+    line = scene[0][1]
+    assert align.refine_timings([(silent, line)]) == [line]  # no speech: the estimate is kept, source unchanged
+
+
+@needs_model
+def test_scene_aligner_caches_a_scene_and_aligns_it_again_when_damaged(narrations, tmp_path):
+    scene = _scene(narrations, tmp_path)
+    aligned = align.scene_aligner("auto", tmp_path)
+    first = aligned(scene)
+    (cache,) = tmp_path.glob("*.aligned.json")
+    assert all(record.timing_source == "whisper-aligned" for record in first)
+    made = cache.stat().st_mtime_ns
+    assert aligned(scene) == first and cache.stat().st_mtime_ns == made  # read back, not aligned again
+    cache.write_text('[{"duration": 1e9}]')
+    assert aligned(scene) == first and cache.stat().st_mtime_ns != made  # a damaged entry is made again
+    assert align.scene_aligner("off", tmp_path)(scene) == [record for _, record in scene]
+
+
+def test_align_setting_on_needs_the_extra_auto_and_off_do_not(monkeypatch, tmp_path):
+    from storymode.narrators.audio.timings import LineRecord
+
+    monkeypatch.setattr(align, "missing", lambda: ["faster-whisper"])
+    with pytest.raises(MissingDependency, match=r"--align on needs Whisper alignment.*storymode\[align\]"):
+        align.scene_aligner("on", tmp_path)
+    record = LineRecord(duration=1.0, voice="narrator", text="Hi.", timing_source="sentence-synthesis",
+                        sentences=[("Hi.", 0.0, 1.0)], words=[("Hi.", 0.0, 1.0)])
+    for setting in ("auto", "off"):  # the letter-count estimate stays, nothing is cached
+        assert align.scene_aligner(setting, tmp_path)([(tmp_path / "a.wav", record)]) == [record]
+    assert not list(tmp_path.iterdir())
 
 
 def test_pipeline_aligns_captions_and_caches_it(tmp_path):

@@ -93,23 +93,24 @@ def voice(**fields) -> VoicePreset:
 
 
 def test_single_speaker_sentence_audio(models, tmp_path):
-    from storymode.composers.audio import write_wav
+    from storymode.sound.wav import write_wav
 
     n = narrator(model=str(models["one"]))
-    samples = n.sentence_audio("hello there, little fox", voice(), 1.0)
+    audio = n.sentence_audio("hello there, little fox", voice(), 1.0)
+    samples = audio.samples
     assert samples.dtype == np.float32 and samples.ndim == 1 and samples.size > 0 and np.isfinite(samples).all()
-    assert n.sample_rate == RATE and np.abs(samples).max() > 0.05
-    write_wav(tmp_path / "a.wav", samples, n.sample_rate)
+    assert audio.rate == RATE and np.abs(samples).max() > 0.05
+    write_wav(tmp_path / "a.wav", samples, audio.rate)
     with wave.open(str(tmp_path / "a.wav")) as w:
         assert w.getframerate() == RATE and w.getnframes() / RATE > 0.1
     again = n.sentence_audio("hello there, little fox", voice(), 1.0)
-    assert np.array_equal(samples, again)  # the seed fixes the sampling noise
+    assert np.array_equal(samples, again.samples)  # the seed fixes the sampling noise
 
 
 def test_speed_and_pace_shorten_the_sentence(models):
     n = narrator(model=str(models["one"]))
-    slow = n.sentence_audio("once upon a time there was a fox", voice(speed=1.0), 1.0)
-    fast = n.sentence_audio("once upon a time there was a fox", voice(speed=1.25), 1.6)
+    slow = n.sentence_audio("once upon a time there was a fox", voice(speed=1.0), 1.0).samples
+    fast = n.sentence_audio("once upon a time there was a fox", voice(speed=1.25), 1.6).samples
     assert 0.4 < len(fast) / len(slow) < 0.7
 
 
@@ -127,12 +128,12 @@ def test_narrate_gives_sentence_spans(models):
 
 def test_speakers_sound_different_and_unknown_is_listed(models):
     n = narrator(model=str(models["two"]))
-    ada = n.sentence_audio("hello there", voice(speaker="ada"), 1.0)
-    bo = n.sentence_audio("hello there", voice(speaker="bo"), 1.0)
+    ada = n.sentence_audio("hello there", voice(speaker="ada"), 1.0).samples
+    bo = n.sentence_audio("hello there", voice(speaker="bo"), 1.0).samples
     assert ada.size and bo.size and (ada.shape != bo.shape or not np.allclose(ada, bo, atol=1e-3))
     preset_wins = narrator(model="/nowhere", speaker="nobody").sentence_audio(
         "hello there", voice(model=str(models["two"]), speaker="bo"), 1.0)
-    assert np.array_equal(preset_wins, bo)
+    assert np.array_equal(preset_wins.samples, bo)
     with pytest.raises(UsageError, match=r"no speaker 'carol'; speakers: ada, bo"):
         n.sentence_audio("hello", voice(speaker="carol"), 1.0)
     with pytest.raises(UsageError, match=r"several speakers.*ada, bo"):
@@ -199,8 +200,8 @@ def test_catalogue_model_on_disk_loads_without_network(models, offline):
 
     folder = offline / "tts_models--en--ljspeech--vits"
     shutil.copytree(models["one"], folder)
-    samples = narrator(model="tts_models/en/ljspeech/vits").sentence_audio("hello there", voice(), 1.0)
-    assert samples.size > 0 and np.isfinite(samples).all()
+    audio = narrator(model="tts_models/en/ljspeech/vits").sentence_audio("hello there", voice(), 1.0)
+    assert audio.rate == RATE and audio.samples.size > 0 and np.isfinite(audio.samples).all()
 
 
 def test_stretch_keeps_pitch_changes_length():

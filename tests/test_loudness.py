@@ -10,7 +10,7 @@ import pytest
 from storymode.cast import load_presets
 from storymode.ffmpeg_exe import ffmpeg_exe
 from storymode.narrators.hibari import HibariNarrator
-from storymode.narrators.audio.loudness import TARGET_LUFS, integrated_loudness, match_loudness
+from storymode.sound.loudness import TARGET_LUFS, integrated_loudness, match_loudness
 
 RATE = 24000
 CEILING = 10 ** (-1 / 20)
@@ -21,7 +21,8 @@ def lines():
     narrator, voice = HibariNarrator(), load_presets()["narrator"]
     a = narrator.sentence_audio("The little fox looked up at the wide blue sky.", voice, 1.0)
     b = narrator.sentence_audio("Would she ever fly as high as the geese?", voice, 1.0)
-    return np.asarray(a, np.float32), np.asarray(b, np.float32)
+    assert a.rate == b.rate == RATE
+    return a.samples, b.samples
 
 
 def _ffmpeg_lufs(x: np.ndarray) -> float:

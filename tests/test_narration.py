@@ -74,3 +74,44 @@ def test_voices_command_lists_and_previews(tmp_path):
         assert w.getframerate() == 24000 and w.getnframes() > 24000 * 0.4
     bad = run_cli("voices", "--say", "Hi", "--voice", "nobody", "-o", str(tmp_path / "x.wav"))
     assert bad.returncode == 2 and "presets:" in bad.stderr
+
+
+def _tone(rate: int, seconds: float = 1.0, hz: float = 220.0) -> np.ndarray:
+    return (0.3 * np.sin(2 * np.pi * hz * np.arange(int(rate * seconds)) / rate)).astype(np.float32)
+
+
+def test_a_line_whose_sentences_come_at_two_rates_is_one_line_at_the_first():
+    from storymode.cast import VoicePreset
+    from storymode.narrators.base import Audio, Narrator
+
+    class TwoRates(Narrator):
+        name = "two-rates"
+        sample_rate = 8000
+
+        def sentence_audio(self, sentence, voice, pace):  # type: ignore[no-untyped-def]
+            rate = 16000 if sentence.startswith("One") else 22050
+            return Audio(_tone(rate), rate)  # one second of 220 Hz either way
+
+    narrator = TwoRates()
+    narration = narrator.narrate("One fox ran. Two foxes ran.", VoicePreset(name="v", backend="fake"))
+    assert narration.sample_rate == 16000 and narrator.sample_rate == 8000  # the narrator itself is unchanged
+    first, second = narration.sentences
+    assert abs(first.end - first.start - 1.0) < 0.02 and abs(second.end - second.start - 1.0) < 0.02
+    assert abs(second.end - narration.duration) < 1e-6
+    part = narration.samples[int(second.start * 16000): int(second.end * 16000)]
+    spectrum = np.abs(np.fft.rfft(part * np.hanning(part.size)))
+    assert abs(np.argmax(spectrum) * 16000 / part.size - 220) < 5  # resampled, not replayed at the wrong rate
+
+
+def test_a_narrator_returning_bare_samples_is_told_what_to_return():
+    from storymode.cast import VoicePreset
+    from storymode.narrators.base import Narrator
+
+    class Bare(Narrator):
+        name = "bare"
+
+        def sentence_audio(self, sentence, voice, pace):  # type: ignore[no-untyped-def]
+            return _tone(24000)
+
+    with pytest.raises(TypeError, match=r"Bare.sentence_audio returned ndarray.*Audio\(samples, rate\)"):
+        Bare().narrate("Hello there.", VoicePreset(name="v", backend="fake"))

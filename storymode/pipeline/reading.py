@@ -1,15 +1,16 @@
-"""The narrate stage from the user's own reading: which recording a story folder uses, and the recording cut
-into the story's lines (narrators.recording), cached in narration/ for the composer like synthesized lines.
+"""The narrate stage from the user's own reading, on the story folder's side: which recording the folder uses,
+and its cut into the story's lines kept in narration/ for the composer like synthesized lines. (Decoding the
+recording and cutting it, with no folder involved, is narrators.audio.recording.)
 
 Which recording: the one given (--narration-audio FILE, narration_audio=PATH), else the one the folder remembers
 (manifest entry "narration_audio", written after a successful cut, so `narrate --narration-audio` followed by
 `compose` keeps the reading); "none" (or False) forgets it and goes back to synthesized voices.
 
-The cache: narration/<key>.recording.json (written last: its presence marks the cut complete) lists every
-line's timings and its wav, narration/<line key>.wav. The key holds the recording's sha256 (computed again only
-when the file's size or mtime changed), every line's text and the cutter's fingerprint: the same recording of
-the same text is cut once, a new recording or an edited text is cut again, and nothing is shared with
-synthesized lines (whose keys start from "narration").
+The cache: narration/<key>.recording.json (a CutIndex, written last: its presence marks the cut complete) lists
+every line's timings record and its clip, narration/<line key>.wav. The key holds the recording's sha256
+(computed again only when the file's size or mtime changed), every line's text and the cutter's fingerprint: the
+same recording of the same text is cut once, a new recording or an edited text is cut again, and nothing is
+shared with synthesized lines (whose keys start from "narration").
 
 A story folder may come from elsewhere, so what it remembers is checked before it is used: the remembered
 recording must be an absolute path without links whose bytes still hash to the remembered sha256 (else the user
@@ -18,23 +19,25 @@ is asked to give --narration-audio again), and a cached cut names its clips by b
 """
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import MissingDependency, UsageError
 from ..events import Event, Listener, ignore
+from ..narrators.audio.timings import RecordedLine
 from ..story import Story
-from ..timeline import MAX_LINE_S, LineAudio
+from ..timeline import LineAudio, line_audio
 from ..workspace import Workspace, artifact_key, atomic_write_json, file_stamp, is_plain_file
 
 META = "narration_audio"
 VOICE = "recording"
-_CLIP_NAME = re.compile(r"[0-9a-f]{20}\.wav")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+_SHA256 = re.compile(SHA256_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,24 @@ class Recording:
 
     path: Path
     sha256: str
+
+
+class CutFrom(BaseModel):
+    """The recording a cut was made from, as its index names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    sha256: Annotated[str, Field(pattern=SHA256_PATTERN)]
+
+
+class CutIndex(BaseModel):
+    """narration/<key>.recording.json: the recording a cut was made from and its lines, scene by scene."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recording: CutFrom
+    lines: list[list[RecordedLine]]
 
 
 def wants_voices(value: Any) -> bool:
@@ -79,7 +100,7 @@ def _remembered_recording(remembered: dict) -> tuple[Path, str]:
     return path, str(sha)
 
 
-def _changed(path: Path) -> UsageError:
+def _not_the_recording(path: Path) -> UsageError:
     return UsageError(f"{path} is not the recording this story folder was narrated from (it changed since, or "
                       f"manifest.json names another file); give --narration-audio {path} again to cut it anew, "
                       "or --narration-audio none for synthesized voices")
@@ -107,7 +128,7 @@ def choose(ws: Workspace, narration_audio: str | Path | bool | None) -> Recordin
         if not path.is_file():  # gone: its cut may still be cached (narrate() says so if it is not)
             return Recording(path, sha)
         if _digest(path, remembered) != sha:
-            raise _changed(path)
+            raise _not_the_recording(path)
     else:
         return None
     if align.missing():
@@ -124,63 +145,30 @@ def cut_key(recording: Recording, story: Story) -> str:
     return artifact_key("recording", fingerprint(), recording.sha256, texts, story.language)
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _span(value: Any, duration: float) -> bool:
-    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and _finite(value[1])
-            and _finite(value[2]) and 0 <= value[1] <= value[2] <= duration + 1.0)
-
-
-def valid_timings(record: Any) -> dict | None:
-    """A line's timings record read back from the folder, or None when it is not one (then it is made again)."""
-    if not isinstance(record, dict):
+def _cached(ws: Workspace, index: Path, story: Story) -> list[list[RecordedLine]] | None:
+    """The cut's lines from its index; None (cut again) when it is missing or not as _cut writes it: every line a
+    valid record whose clip is a plain file in narration/, one row per scene, one line per line of the story."""
+    try:
+        cut = CutIndex.model_validate(ws.read_json(index))
+    except ValidationError:
         return None
-    duration = record.get("duration")
-    if not _finite(duration) or not 0 <= duration <= MAX_LINE_S:
+    if [len(row) for row in cut.lines] != [len(scene.lines) for scene in story.scenes]:
         return None
-    for spans in (record.get("sentences"), record.get("words")):
-        if not isinstance(spans, list) or not all(_span(span, duration) for span in spans):
-            return None
-    return record
-
-
-def _own_clip(ws: Workspace, line: Any) -> bool:
-    """A cut line: valid timings and a clip named as _cut names it, a plain file in narration/ (no path)."""
-    wav = line.get("wav") if isinstance(line, dict) else None
-    return (valid_timings(line) is not None and isinstance(wav, str) and _CLIP_NAME.fullmatch(wav) is not None
-            and is_plain_file(ws.narration_dir() / wav))
-
-
-def _cached(ws: Workspace, index: Path, story: Story) -> list[list[dict]] | None:
-    """The cut's lines from its index; None (cut again) when it is missing or not as _cut writes it."""
-    data = ws.read_json(index)
-    lines = data.get("lines") if isinstance(data, dict) else None
-    shape = [len(scene.lines) for scene in story.scenes]
-    if not isinstance(lines, list) or [len(row) if isinstance(row, list) else -1 for row in lines] != shape:
+    if not all(is_plain_file(ws.narration_dir() / line.wav) for row in cut.lines for line in row):
         return None
-    if not all(_own_clip(ws, line) for row in lines for line in row):
-        return None
-    return lines
+    return cut.lines
 
 
-def _timings(narration: Any, text: str, wav: Path) -> dict:
-    return {"wav": wav.name, "duration": narration.duration, "voice": VOICE, "text": text,
-            "timing_source": narration.timing_source, "source": narration.meta.get("source"),
-            "sentences": [[s.text, round(s.start, 4), round(s.end, 4)] for s in narration.sentences],
-            "words": [[w.text, round(w.start, 4), round(w.end, 4)] for w in narration.words]}
-
-
-def _cut(ws: Workspace, story: Story, recording: Recording, key: str, emit: Listener, total: int) -> list[list[dict]]:
-    from ..composers.audio import write_wav
+def _cut(ws: Workspace, story: Story, recording: Recording, key: str, emit: Listener,
+         total: int) -> list[list[RecordedLine]]:
+    from ..sound.wav import write_wav
     from ..narrators.audio.recording import cut_recording, file_digest
 
     if not recording.path.is_file():
         raise UsageError(f"this story folder is narrated from {recording.path}, which is gone; give "
                          "--narration-audio FILE again, or --narration-audio none for synthesized voices")
     if file_digest(recording.path) != recording.sha256:  # the bytes cut are the bytes the key names
-        raise _changed(recording.path)
+        raise _not_the_recording(recording.path)
     shown = [0]
 
     def progress(fraction: float) -> None:
@@ -196,12 +184,13 @@ def _cut(ws: Workspace, story: Story, recording: Recording, key: str, emit: List
         row = []
         for li, (line, narration) in enumerate(zip(scene.lines, narrations)):
             wav = ws.narration_dir() / f"{artifact_key('recorded-line', key, si, li)}.wav"
+            row.append(RecordedLine.of(narration, voice=VOICE, text=line.text, wav=wav.name,
+                                       source=narration.meta.get("source")))
             write_wav(wav, narration.samples, narration.sample_rate)
-            row.append(_timings(narration, line.text, wav))
         lines.append(row)
     index = ws.narration_dir() / f"{key}.recording.json"
-    atomic_write_json(index, {"recording": {"path": str(recording.path), "sha256": recording.sha256},
-                              "lines": lines})  # written last: its presence marks the cut complete
+    done = CutIndex(recording=CutFrom(path=str(recording.path), sha256=recording.sha256), lines=lines)
+    atomic_write_json(index, done.model_dump(mode="json"))  # written last: its presence marks the cut complete
     ws.record(key, index, "narrate", {"recording": str(recording.path), "sha256": recording.sha256})
     return lines
 
@@ -228,9 +217,7 @@ def narrate(ws: Workspace, story: Story, recording: Recording, *, fresh: bool = 
         last = len(scene.lines) - 1
         # the reader's own pauses are in the clips: they play back to back; after a scene's last line the
         # story's pause (or the timeline's usual tail)
-        out.append([LineAudio(path=str(ws.narration_dir() / t["wav"]), duration=float(t["duration"]),
-                              speaker=line.speaker, sentences=tuple(tuple(s) for s in t["sentences"]),
-                              words=tuple(tuple(w) for w in t["words"]),
-                              pause_after=line.pause_after if n == last else 0.0)
-                    for n, (line, t) in enumerate(zip(scene.lines, row))])
+        out.append([line_audio(str(ws.narration_dir() / record.wav), record, line.speaker,
+                               line.pause_after if n == last else 0.0)
+                    for n, (line, record) in enumerate(zip(scene.lines, row))])
     return out

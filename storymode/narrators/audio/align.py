@@ -19,8 +19,10 @@ The text of the result is always the known text; Whisper only supplies times:
 
 No speech (a silent or near-silent clip, or Whisper hears nothing): NoSpeechError, a UsageError naming the
 clip. align_words/align_scene raise it (a silent user recording is bad input, never silently captioned);
-refine_timings, the pipeline hook for synthesized lines, catches it and keeps the letter-count estimate for
-that scene (timing_source stays as it was) -- captions never get worse than the estimate.
+refine_timings, the hook for synthesized lines, catches it and keeps the letter-count estimate for that scene
+(timing_source stays as it was) -- captions never get worse than the estimate.
+
+scene_aligner() is the narrate stage's one entry: the --align policy (off / auto / on) and the per-scene cache.
 """
 from __future__ import annotations
 
@@ -32,13 +34,14 @@ import re
 import shutil
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import BackendError, MissingDependency, UsageError
+from .timings import LineRecord
 
 WHISPER_RATE = 16000
 INSTALL_HINT = 'pip install "storymode[align]"'
@@ -365,29 +368,72 @@ def _clamp_to_sentences(words: list[Word], sentences: Sequence[Sequence]) -> lis
     return out
 
 
-def refine_timings(scene_lines: list[dict], model=None) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Per-line timings dicts of ONE scene, each with a "wav" path added (as stored in narration/<key>.json:
-    duration, sentences, words, timing_source) -> copies with "words" replaced by Whisper-aligned times and
-    "timing_source": "whisper-aligned". Lines that are pauses ("…") keep theirs. A scene with no speech keeps
-    the estimates unchanged. Raises MissingDependency when faster-whisper or the weights are not installed."""
-    from ...composers.audio import read_wav
+def refine_timings(scene: Sequence[tuple[Path, LineRecord]],
+                   model=None) -> list[LineRecord]:  # type: ignore[no-untyped-def]
+    """ONE scene's lines, each its wav and its record -> the records with "words" replaced by Whisper-aligned
+    times and timing_source "whisper-aligned". Lines that are pauses ("…") keep theirs. A scene with no speech
+    keeps the estimates unchanged. Raises MissingDependency when faster-whisper or the weights are not installed."""
+    from ...sound.wav import read_wav
 
     if missing():
         raise MissingDependency(f"word alignment needs {', '.join(missing())}: {INSTALL_HINT}")
-    spoken = [i for i, t in enumerate(scene_lines) if t.get("timing_source") != "pause" and t.get("words")]
-    out = [dict(t) for t in scene_lines]
+    out = [record for _, record in scene]
+    spoken = [i for i, record in enumerate(out) if record.timing_source != "pause" and record.words]
     if not spoken:
         return out
     clips = []
     for i in spoken:
-        samples, rate = read_wav(scene_lines[i]["wav"])
-        clips.append((samples, rate, " ".join(str(w[0]) for w in scene_lines[i]["words"])))
+        samples, rate = read_wav(scene[i][0])
+        clips.append((samples, rate, " ".join(w[0] for w in out[i].words)))
     try:
-        aligned = align_scene(clips, label=f"{Path(scene_lines[spoken[0]]['wav']).name}…", model=model)
+        aligned = align_scene(clips, label=f"{Path(scene[spoken[0]][0]).name}…", model=model)
     except NoSpeechError:
         return out
     for i, words in zip(spoken, aligned):
-        words = _clamp_to_sentences(words, scene_lines[i].get("sentences", []))
-        out[i]["words"] = [[w, s, e] for w, s, e in words]
-        out[i]["timing_source"] = TIMING_SOURCE
+        words = _clamp_to_sentences(words, out[i].sentences)
+        out[i] = type(out[i]).model_validate({**out[i].model_dump(), "words": words, "timing_source": TIMING_SOURCE})
     return out
+
+
+SceneAligner = Callable[[Sequence[tuple[Path, LineRecord]]], list[LineRecord]]
+
+
+def scene_aligner(setting: str, cache_dir: Path, *, fresh: bool = False) -> SceneAligner:
+    """What finishes each scene's word timings, by the align setting: "off" keeps the letter-count estimates
+    (sentences are exact either way), "auto" aligns with Whisper when storymode[align] is installed, "on" needs
+    it (a MissingDependency now, before any line is narrated).
+
+    The function returned takes a scene's (wav, record) pairs and returns its records; aligned records are
+    cached in cache_dir/<key>.aligned.json, the key made of the aligner's fingerprint and the wavs' names (the
+    lines' own keys), so a scene is aligned again only when one of its lines changed, or when fresh."""
+    if setting == "off" or (setting == "auto" and missing()):
+        return lambda scene: [record for _, record in scene]
+    if missing():
+        raise MissingDependency(f"--align on needs Whisper alignment: {INSTALL_HINT}")
+
+    def aligned(scene: Sequence[tuple[Path, LineRecord]]) -> list[LineRecord]:
+        from ...workspace import artifact_key, atomic_write_json
+
+        key = artifact_key("aligned", fingerprint(), [Path(wav).stem for wav, _ in scene])  # the lines' own keys
+        path = cache_dir / f"{key}.aligned.json"
+        records = None if fresh else _cached_scene(path, len(scene))
+        if records is None:
+            records = refine_timings(scene)
+            atomic_write_json(path, [record.as_json() for record in records])
+        return records
+
+    return aligned
+
+
+def _cached_scene(path: Path, count: int) -> list[LineRecord] | None:
+    """A scene's aligned records from the cache; None (aligned again) when missing or not as written."""
+    from ...workspace import read_no_follow
+
+    try:
+        data = json.loads(read_no_follow(path, f"{path.parent.name}/{path.name}"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, list) or len(data) != count:
+        return None
+    records = [LineRecord.read(item) for item in data]
+    return None if any(record is None for record in records) else records  # type: ignore[return-value]

@@ -1,5 +1,7 @@
-"""The user's own reading as the narration: one recording, aligned with Whisper against the story's KNOWN text
-and cut at the line boundaries into per-line clips with word and sentence timings.
+"""Decoding and cutting a recording of the user's own reading: one audio file, aligned with Whisper against the
+story's KNOWN text and cut at the line boundaries into one Narration per line, with word and sentence timings.
+Files in, Narrations out, no story folder involved (which recording a folder uses, and its cut cached in
+narration/, is pipeline.reading).
 
 1. decode(): any file ffmpeg reads (m4a, mp3, wav, ogg, flac, a video's sound) -> mono float32 at RATE (24 kHz,
    the narration rate) for the clips and at 16 kHz for Whisper (ffmpeg resamples both). Not audio, silent, or far
@@ -29,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...composers.audio import check_rate
+from ...sound.wav import check_rate
 from ...errors import UsageError
-from . import align, loudness
+from ...sound import loudness
+from . import align
 from ..base import PAUSE_ONLY_S, Narration, Span, merge_pieces, split_words
 from .speakable import has_words, speakable
 

@@ -37,7 +37,7 @@ def _meter(rate: int):  # type: ignore[no-untyped-def]
 
 def integrated_loudness(samples: np.ndarray, rate: int) -> float:
     """BS.1770 integrated loudness in LUFS of a mono line; -inf for silence (a UsageError for an odd rate)."""
-    from ...composers.audio import check_rate
+    from .wav import check_rate
 
     check_rate(rate, "audio to level")  # the block size and the meter's filters are made from it
     x = np.asarray(samples, dtype=np.float64)

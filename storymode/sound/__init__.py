@@ -1,0 +1,1 @@
+"""Sound shared by the narrators and the composer: WAV files, sample rates, resampling, loudness."""
