@@ -3,6 +3,7 @@
     import storymode
     result = storymode.make("a shy fox who learns to fly", out="fox.mp4")
     print(result.video, result.duration, result.stage_seconds)
+    again = storymode.render("fox.storymode", "fox.mp4")  # after editing fox.storymode/story.json
 
 Importing storymode loads nothing heavy; the stage code is imported on first use.
 """
@@ -12,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_API = {"make", "write", "narrate", "illustrate", "compose", "Result", "Settings", "load_story"}
+_API = {"make", "write", "narrate", "illustrate", "render", "compose", "Result", "Settings", "load_story"}
 _MODELS = {"Story", "Character", "Scene", "Line", "Brief"}
 
 if TYPE_CHECKING:
-    from .api import compose, illustrate, load_story, make, narrate, write
+    from .api import compose, illustrate, load_story, make, narrate, render, write
     from .config import Settings
     from .pipeline import Result
     from .story import Brief, Character, Line, Scene, Story
@@ -35,4 +36,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Brief", "Character", "Line", "Result", "Scene", "Settings", "Story", "__version__", "compose",
-           "illustrate", "load_story", "make", "narrate", "write"]
+           "illustrate", "load_story", "make", "narrate", "render", "write"]

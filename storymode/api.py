@@ -6,8 +6,9 @@ from typing import Any
 
 from .config import Settings, resolve_settings
 from .events import Listener, ignore
-from .pipeline import (Result, clean_prompt, compose_stage, default_story_dir, illustrate_stage, narrate_stage,
-                       read_user_text, run, write_stage)
+from . import pipeline
+from .pipeline import (Result, clean_prompt, default_story_dir, illustrate_stage, narrate_stage, read_user_text, run,
+                       write_stage)
 from .story import Story, load_story
 from .timeline import Timeline
 from .workspace import Workspace
@@ -79,23 +80,30 @@ def illustrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path
         return illustrate_stage(ws, load_story(ws.story_path), settings, fresh=fresh, emit=on_event)
 
 
-def compose(story_dir: str | Path, *, out: str | Path | None = None, fresh: bool = False, force: bool = False,
-            config: str | Path | None = None, profile: str | None = None, on_event: Listener = ignore,
-            narration_audio: str | Path | bool | None = None, **options: Any) -> Timeline:
-    """Render the video of story_dir (narrating and drawing what is missing); returns the timeline.
+def render(story_dir: str | Path, out: str | Path | None = None, *, fresh: bool = False, force: bool = False,
+           config: str | Path | None = None, profile: str | None = None, on_event: Listener = ignore,
+           narration_audio: str | Path | bool | None = None, **options: Any) -> Result:
+    """Narrate, illustrate and render the story.json of story_dir (what is cached is reused) to out, by default
+    the folder's name with .mp4; returns the Result, its timeline included.
 
-    narration_audio: as for make (None: the recording the folder remembers, if any)."""
+    narration_audio: as for make (None: the recording the folder remembers, if any).
+
+    >>> storymode.render("fox.storymode", "fox.mp4", resolution="480p")  # doctest: +SKIP
+    """
     settings = _settings(options, config, profile)
     story_dir = Path(story_dir)
     target = Path(out) if out else story_dir.with_suffix(".mp4")
-    with Workspace(story_dir) as ws:
-        story = load_story(ws.story_path)
-        lines = narrate_stage(ws, story, settings, emit=on_event, narration_audio=narration_audio)
-        images = illustrate_stage(ws, story, settings, emit=on_event)
-        timeline, _ = compose_stage(ws, story, lines, images, target, settings, fresh=fresh, force=force,
-                                    emit=on_event)
-        return timeline
+    return pipeline.render(story_dir, target, settings, fresh=fresh, force=force, emit=on_event,
+                           narration_audio=narration_audio)
 
 
-__all__ = ["make", "write", "narrate", "illustrate", "compose", "Result", "Story", "Settings",
+def compose(story_dir: str | Path, *, out: str | Path | None = None, fresh: bool = False, force: bool = False,
+            config: str | Path | None = None, profile: str | None = None, on_event: Listener = ignore,
+            narration_audio: str | Path | bool | None = None, **options: Any) -> Timeline:
+    """render(), returning only the timeline (what `storymode compose` prints)."""
+    return render(story_dir, out, fresh=fresh, force=force, config=config, profile=profile, on_event=on_event,
+                  narration_audio=narration_audio, **options).timeline
+
+
+__all__ = ["make", "write", "narrate", "illustrate", "render", "compose", "Result", "Story", "Settings",
            "default_story_dir", "load_story"]

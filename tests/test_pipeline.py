@@ -56,7 +56,6 @@ def test_video_has_speech_and_pictures(rendered):
 def test_rerun_reuses_everything(rendered):
     video = rendered["video"]
     stamp = video.stat().st_mtime_ns
-    t0 = time.perf_counter()
     proc = run_cli("make", "a shy fox who learns to fly", "-o", "fox.mp4", "--scenes", "2", "--progress", "json",
                    cwd=rendered["root"])
     assert proc.returncode == 0, proc.stderr
@@ -65,8 +64,7 @@ def test_rerun_reuses_everything(rendered):
     assert set(ends) == {"write", "narrate", "illustrate", "compose"}
     assert all(e.get("cached") == e.get("total", e.get("done")) for e in ends.values()), ends
     assert events[-1]["kind"] == "done" and events[-1]["data"]["video"].endswith("fox.mp4")
-    assert video.stat().st_mtime_ns == stamp
-    assert time.perf_counter() - t0 < 30  # generous; benchmarks/e2e.py measures the real figure
+    assert video.stat().st_mtime_ns == stamp  # benchmarks/reruns.py times this re-run
 
 
 def test_edit_one_scene_redoes_only_its_narration(rendered, tmp_path):

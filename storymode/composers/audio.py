@@ -1,83 +1,52 @@
-"""The narration track: every line's wav placed at its time on one mono track."""
+"""The composer's audio: narration clips read, resampled and placed on one mono track; the music file checked."""
 from __future__ import annotations
 
-import wave
+import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UsageError
-from ..timeline import MAX_LINE_S, Timeline
-from ..workspace import atomic_path
+from ..timeline import AudioClip, Timeline
+from ..sound.wav import TRACK_RATE, read_wav, resample, write_wav
 
-TRACK_RATE = 24000
-MIN_SAMPLE_RATE = 8_000  # telephone speech; anything lower is a broken or hostile header
-MAX_SAMPLE_RATE = 192_000  # studio masters; beyond it resampling costs memory for nothing
-
-
-def check_rate(rate: int, what: str) -> int:
-    """The rate, when it lies in MIN_SAMPLE_RATE..MAX_SAMPLE_RATE; a UsageError naming what has it otherwise."""
-    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise UsageError(f"{what} has a sample rate of {rate} Hz; storymode takes {MIN_SAMPLE_RATE // 1000} to "
-                         f"{MAX_SAMPLE_RATE // 1000} kHz")
-    return rate
-
-
-def read_wav(path: str | Path, max_seconds: float = MAX_LINE_S) -> tuple[np.ndarray, int]:
-    """Mono float32 samples and the rate of a 16-bit PCM wav; a clear error when it is missing, broken, at an odd
-    sample rate or longer than max_seconds (both checked from the header, before the samples are read)."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            if w.getsampwidth() != 2:
-                raise UsageError(f"narration {path} is not 16-bit PCM")
-            channels, rate = w.getnchannels(), check_rate(w.getframerate(), f"narration {path}")
-            if w.getnframes() > max_seconds * rate:
-                raise UsageError(f"narration {path} is {w.getnframes() / rate:.0f} s long; a line may be at most "
-                                 f"{max_seconds:.0f} s. Delete it and run again")
-            raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    except FileNotFoundError:
-        raise UsageError(f"narration {path} is missing; run `storymode narrate` again") from None
-    except (wave.Error, EOFError) as err:
-        raise UsageError(f"narration {path} is not a readable wav ({err}); delete it and run again") from None
-    samples = raw.astype(np.float32) / 32768.0
-    if channels > 1:
-        samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
-    return samples, rate
-
-
-def resample(samples: np.ndarray, rate: int, target: int = TRACK_RATE) -> np.ndarray:
-    """The samples, taken at rate, brought to the target rate by linear interpolation."""
-    if rate == target:
-        return samples
-    positions = np.arange(0, len(samples), check_rate(rate, "a narration clip") / target)
-    return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
-
-
-def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
-    """Write mono float samples as 16-bit PCM, atomically."""
-    check_rate(rate, f"the audio for {path}")
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    with atomic_path(Path(path)) as tmp:
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(pcm.tobytes())
+def place_clips(clips: Iterable[AudioClip], start: float, end: float) -> np.ndarray:
+    """A mono track at TRACK_RATE from start to end seconds, each clip's wav (resampled) added at its time;
+    what falls outside start..end is cut."""
+    track = np.zeros(int(round((end - start) * TRACK_RATE)) + 1, np.float32)
+    for clip in clips:
+        samples = resample(*read_wav(clip.path))
+        at = int(round((clip.start - start) * TRACK_RATE))
+        skip = max(0, -at)
+        at += skip
+        stop = min(len(track), at + len(samples) - skip)
+        if stop > at:
+            track[at:stop] += samples[skip: skip + stop - at]
+    return track
 
 
 def mix_narration(timeline: Timeline, out: Path, target_lufs: float | None = None) -> Path:
     """Place each clip at its start on a silent track as long as the video; optionally bring the whole track
     to target_lufs (peaks under -1.5 dBFS); write it to out."""
-    track = np.zeros(int(round(timeline.duration * TRACK_RATE)) + 1, np.float32)
-    for clip in timeline.audio:
-        samples, rate = read_wav(clip.path)
-        samples = resample(samples, rate)
-        start = int(round(clip.start * TRACK_RATE))
-        end = min(len(track), start + len(samples))
-        track[start:end] += samples[: end - start]
+    track = place_clips(timeline.audio, 0.0, timeline.duration)
     if target_lufs is not None:
-        from ..narrators.audio.loudness import match_loudness
+        from ..sound.loudness import match_loudness
 
         track = match_loudness(track, TRACK_RATE, target_lufs=target_lufs, ceiling_dbfs=-1.5)
     write_wav(out, track, TRACK_RATE)
     return out
+
+
+def check_music(path: str) -> str:
+    """The music file's absolute path, once ffmpeg has found an audio stream in it."""
+    from ..ffmpeg_exe import ffmpeg_exe
+
+    music = Path(path).expanduser()
+    if not music.is_file():
+        raise UsageError(f"--music {path}: no such file")
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(music), "-map", "0:a:0", "-t", "0.5",
+                            "-f", "null", "-"], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0 or "Audio:" not in probe.stderr:
+        raise UsageError(f"--music {path}: ffmpeg finds no audio in this file; give an mp3, wav, ogg, m4a or flac")
+    return str(music.resolve())

@@ -29,6 +29,9 @@ class Composer(Backend):
     stage = "composer"
 
     def compose(self, timeline: Timeline, out: Path, workdir: Path, metadata: dict[str, str],
-                progress: FrameProgress | None = None) -> Video:
-        """Render the timeline to out (atomically); workdir holds intermediate files."""
+                progress: FrameProgress | None = None, chapter_titles: list[str] | None = None) -> Video:
+        """Render the timeline to out (atomically); workdir holds intermediate files.
+
+        metadata: the video's tags (title, artist, comment, description, copyright); progress: called with (frames
+        done, frames total); chapter_titles: one title per timeline scene, for a format that has chapters."""
         raise NotImplementedError

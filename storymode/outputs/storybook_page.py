@@ -10,14 +10,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
+from ..composers.audio import place_clips
+from ..sound.wav import TRACK_RATE, write_wav
+from ..composers.frames import open_picture
 from ..errors import UsageError
 from ..story import NARRATOR, Story
-from ..timeline import BREAK_MARK, Timeline, TimelineScene, WordCue
+from ..timeline import BREAK_MARK, AudioClip, Timeline, TimelineScene, WordCue
 from ..workspace import atomic_write_text
-from ..composers.audio import TRACK_RATE, read_wav, resample, write_wav
-from ..composers.frames import open_picture
 
 MAX_PICTURE_SIDE = 1280
 JPEG_QUALITY = 85
@@ -41,15 +40,7 @@ def _scene_audio_uri(timeline: Timeline, scene: TimelineScene, start: float, end
     """The scene's clips mixed at their offsets from start, encoded as MP3."""
     from ..ffmpeg_exe import ffmpeg_exe
 
-    track = np.zeros(int(round((end - start) * TRACK_RATE)) + 1, np.float32)
-    for clip in timeline.audio:
-        if not scene.start <= clip.start < scene.end:
-            continue
-        samples, rate = read_wav(clip.path)
-        samples = resample(samples, rate)
-        at = max(0, int(round((clip.start - start) * TRACK_RATE)))
-        stop = min(len(track), at + len(samples))
-        track[at:stop] += samples[: stop - at]
+    track = place_clips(_scene_clips(timeline, scene), start, end)
     wav, mp3 = tmp / f"scene{scene.index}.wav", tmp / f"scene{scene.index}.mp3"
     write_wav(wav, track, TRACK_RATE)
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "1",
@@ -57,6 +48,11 @@ def _scene_audio_uri(timeline: Timeline, scene: TimelineScene, start: float, end
     if proc.returncode != 0:
         raise UsageError(f"could not encode the storybook audio: {proc.stderr.strip()[-400:]}")
     return "data:audio/mpeg;base64," + base64.b64encode(mp3.read_bytes()).decode("ascii")
+
+
+def _scene_clips(timeline: Timeline, scene: TimelineScene) -> list[AudioClip]:
+    """The narration clips that start in the scene."""
+    return [c for c in timeline.audio if scene.start <= c.start < scene.end]
 
 
 def _norm(word: str) -> str:
@@ -116,7 +112,7 @@ def _page(story: Story, index: int, scene: TimelineScene, timeline: Timeline, tm
         else:
             who = html.escape(names.get(line.speaker, line.speaker))
             paragraphs.append(f'<p class="line speech"><span class="who">{who}</span> \u201c{body}\u201d</p>')
-    clips = [c for c in timeline.audio if scene.start <= c.start < scene.end]
+    clips = _scene_clips(timeline, scene)
     cues = [c for c in timeline.cues if scene.start <= c.start < scene.end]
     data: dict = {"words": []}
     audio_html = ""
@@ -144,9 +140,8 @@ def _script_json(data: object) -> str:
 
 
 def write_storybook(story: Story, timeline: Timeline, out: Path) -> Path:
-    """Write a single self-contained storybook page (works offline from file://); returns its path."""
-    from ..pipeline import OPENMOJI_CREDIT
-
+    """Write a single self-contained storybook page (works offline from file://) with the timeline's credits;
+    returns its path."""
     by_id = {s.id: n for n, s in enumerate(story.scenes)}
     pages, data = [], []
     with tempfile.TemporaryDirectory(prefix="storymode-storybook-") as tmp:
@@ -157,12 +152,9 @@ def write_storybook(story: Story, timeline: Timeline, out: Path) -> Path:
             page, page_data = _page(story, index, scene, timeline, Path(tmp), len(pages) + 1)
             pages.append(page)
             data.append(page_data)
-    credits = list(timeline.credits)
-    if not any("OpenMoji" in c for c in credits):
-        credits.append(OPENMOJI_CREDIT)
     values = {"lang": html.escape(story.language or "en"), "title": html.escape(story.title or timeline.title),
               "pages": "\n".join(pages), "count": str(len(pages)),
-              "credits": "".join(f"<li>{html.escape(c)}</li>" for c in credits),
+              "credits": "".join(f"<li>{html.escape(c)}</li>" for c in timeline.credits),
               "data": _script_json({"pages": data}), "script": _SCRIPT}
     # one pass, so text that looks like a placeholder ("{pages}" in a title) is never expanded
     document = re.sub(r"\{(lang|title|pages|count|credits|data|script)\}", lambda m: values[m.group(1)], _TEMPLATE)

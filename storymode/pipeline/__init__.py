@@ -4,47 +4,102 @@ One module per stage (write, narrate, illustrate, compose); outputs holds which 
 story's own; reading is the narrate stage from the user's own recording."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings, check_video_path
 from ..events import Event, Listener, ignore
 from ..narrators.audio.recording import check_file as check_recording
-from ..story import Story
+from ..story import Story, load_story
+from ..timeline import Timeline
 from ..workspace import Workspace
 from . import reading
-from .common import check_backends, warnings_said
-from .compose import OPENMOJI_CREDIT, check_music, compose_stage
+from .common import check_backends, stage_backend, warnings_said
+from .compose import compose_stage, end_card_credits, owed_credits, video_metadata
 from .illustrate import illustrate_stage
 from .inputs import MAX_PROMPT, MAX_TEXT_BYTES, clean_prompt, read_user_text
 from .narrate import narrate_stage
 from .outputs import check_output, claim, is_own, output_paths, remove_stale_temporaries
 from .write import understood_note, write_stage
 
-__all__ = ["MAX_PROMPT", "MAX_TEXT_BYTES", "OPENMOJI_CREDIT", "Result", "check_backends", "check_music",
-           "check_output", "claim", "clean_prompt", "compose_stage", "default_story_dir", "illustrate_stage",
-           "is_own", "narrate_stage", "output_paths", "read_user_text", "reading", "remove_stale_temporaries",
-           "run", "understood_note", "warnings_said", "write_stage"]
+__all__ = ["MAX_PROMPT", "MAX_TEXT_BYTES", "Result", "check_backends", "check_output", "claim", "clean_prompt",
+           "compose_stage", "default_story_dir", "end_card_credits", "illustrate_stage", "is_own", "narrate_stage",
+           "output_paths", "owed_credits", "read_user_text", "reading", "remove_stale_temporaries", "render", "run",
+           "stage_backend", "understood_note", "video_metadata", "warnings_said", "write_stage"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
-    """What a run made: paths, the story, the video's length and the seconds each stage took."""
+    """What a run made: the files, the story, its timeline and the seconds (and cached steps) of each stage."""
 
-    video: Path | None
-    srt: Path | None
-    vtt: Path | None
+    video: Path
+    srt: Path
+    vtt: Path
     story_dir: Path
     story: Story
-    storybook: Path | None = None
-    duration: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    cached: dict[str, int] = field(default_factory=dict)
+    timeline: Timeline
+    storybook: Path
+    stage_seconds: dict[str, float]
+    cached: dict[str, int]
+
+    @property
+    def duration(self) -> float:
+        """The video's length in seconds."""
+        return self.timeline.duration
 
 
 def default_story_dir(out: Path) -> Path:
     """fox.mp4 -> fox.storymode/ beside it."""
     return out.with_suffix(".storymode")
+
+
+class _StageClock:
+    """Passes every event on, and keeps each stage's seconds and cached steps from its stage-end event."""
+
+    def __init__(self, emit: Listener) -> None:
+        self.emit = emit
+        self.seconds: dict[str, float] = {}
+        self.cached: dict[str, int] = {}
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "stage-end" and event.stage:
+            self.seconds[event.stage] = round(event.seconds, 3)
+            self.cached[event.stage] = event.cached
+        self.emit(event)
+
+
+def _check_before_work(settings: Settings, out: Path, ws: Workspace, force: bool,
+                       narration_audio: str | Path | bool | None) -> None:
+    """Everything that can be refused is refused before any work: backends, music, output, recording."""
+    from ..composers.audio import check_music
+
+    check_backends(settings)
+    if settings.music:
+        check_music(settings.music)
+    check_output(out, ws, force)
+    if narration_audio and not reading.wants_voices(narration_audio):
+        check_recording(narration_audio)  # a missing or soundless file is refused before any work
+
+
+def _locked_run(ws: Workspace, out: Path, settings: Settings, story_of: Callable[[Listener], Story], *,
+                fresh: bool, force: bool, emit: Listener,
+                narration_audio: str | Path | bool | None) -> Result:
+    """In the folder's lock: the story (story_of), then narrate, illustrate and compose; the Result."""
+    clock = _StageClock(emit)
+    with ws:
+        remove_stale_temporaries(ws, out)
+        story = story_of(clock)
+        lines = narrate_stage(ws, story, settings, fresh=fresh, emit=clock, narration_audio=narration_audio)
+        images = illustrate_stage(ws, story, settings, fresh=fresh, emit=clock)
+        timeline, _ = compose_stage(ws, story, lines, images, out, settings, fresh=fresh, force=force, emit=clock)
+    video, srt, vtt = output_paths(out)
+    result = Result(video, srt, vtt, ws.root, story, timeline, ws.root / "storybook.html", clock.seconds,
+                    clock.cached)
+    emit(Event("done", data={"video": str(video), "srt": str(srt), "vtt": str(vtt), "story_dir": str(ws.root),
+                             "storybook": str(result.storybook), "duration": timeline.duration,
+                             "stage_seconds": clock.seconds}))
+    return result
 
 
 def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None = None,
@@ -53,33 +108,20 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
     """Every stage, in order, over one locked story folder (narration_audio: see narrate_stage)."""
     out = check_video_path(Path(out))
     ws = Workspace(story_dir or default_story_dir(out))
-    check_backends(settings)
-    if settings.music:
-        check_music(settings.music)
-    check_output(out, ws, force)
-    if narration_audio and not reading.wants_voices(narration_audio):
-        check_recording(narration_audio)  # a missing or soundless file is refused before any work
-    seconds: dict[str, float] = {}
-    cached: dict[str, int] = {}
+    _check_before_work(settings, out, ws, force, narration_audio)
 
-    def timed(stage: str):  # type: ignore[no-untyped-def]
-        def listener(event: Event) -> None:
-            if event.kind == "stage-end":
-                seconds[stage] = round(event.seconds, 3)
-                cached[stage] = event.cached
-            emit(event)
-        return listener
+    def written(clock: Listener) -> Story:
+        return write_stage(ws, settings, prompt=prompt, text=text, title=title, fresh=fresh, emit=clock)
 
-    with ws:
-        remove_stale_temporaries(ws, out)
-        story = write_stage(ws, settings, prompt=prompt, text=text, title=title, fresh=fresh, emit=timed("write"))
-        lines = narrate_stage(ws, story, settings, fresh=fresh, emit=timed("narrate"), narration_audio=narration_audio)
-        images = illustrate_stage(ws, story, settings, fresh=fresh, emit=timed("illustrate"))
-        timeline, _ = compose_stage(ws, story, lines, images, out, settings, fresh=fresh, force=force,
-                                    emit=timed("compose"))
-    video, srt, vtt = output_paths(out)
-    result = Result(video, srt, vtt, ws.root, story, ws.root / "storybook.html", timeline.duration, seconds, cached)
-    emit(Event("done", data={"video": str(video), "srt": str(srt), "vtt": str(vtt), "story_dir": str(ws.root),
-                             "storybook": str(result.storybook),
-                             "duration": timeline.duration, "stage_seconds": seconds}))
-    return result
+    return _locked_run(ws, out, settings, written, fresh=fresh, force=force, emit=emit,
+                       narration_audio=narration_audio)
+
+
+def render(story_dir: Path, out: Path, settings: Settings, *, fresh: bool = False, force: bool = False,
+           emit: Listener = ignore, narration_audio: str | Path | bool | None = None) -> Result:
+    """Narrate, illustrate and compose the story.json of an existing story folder (what is cached is reused)."""
+    out = check_video_path(Path(out))
+    ws = Workspace(story_dir)
+    _check_before_work(settings, out, ws, force, narration_audio)
+    return _locked_run(ws, out, settings, lambda clock: load_story(ws.story_path), fresh=fresh, force=force,
+                       emit=emit, narration_audio=narration_audio)

@@ -5,6 +5,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..backend import Backend
 from ..config import Settings
 from ..errors import MissingDependency
 from ..events import Event, Listener
@@ -21,8 +22,9 @@ def check_backends(settings: Settings) -> None:
             raise MissingDependency(f"the {stage} {cls.name!r} cannot run here: {why}")
 
 
-def stage_backend(settings_stage: str, settings: Settings) -> object:
-    return create(settings_stage, settings.backend(settings_stage), settings.options.get(settings_stage, {}))
+def stage_backend(stage: str, settings: Settings) -> Backend:
+    """The backend the settings choose for a stage, made with the options they give it."""
+    return create(stage, settings.backend(stage), settings.options.get(stage, {}))
 
 
 @contextmanager

@@ -8,57 +8,63 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..config import Settings
-from ..errors import UsageError
 from ..events import Event, Listener, ignore
+from ..registry import STAGES
 from ..story import Story, one_line
 from ..timeline import LineAudio, Timeline, build_timeline, frame_size
 from ..workspace import Workspace, artifact_key, atomic_write_text, file_sha256, file_stamp
-from . import reading
+from .reading import META as READING_META
 from .common import stage_backend
-from .outputs import _matches, _staged, _write_sidecar, check_output, claim, is_own, output_paths
+from .outputs import (FileStamp, RenderedVideo, check_output, claim, is_own, output_paths, rendered_output,
+                      staged_path, write_sidecar)
 
 if TYPE_CHECKING:
     from ..composers.base import Composer, FrameProgress
 
+READ_ALOUD_CREDIT = "Narration: read aloud by the storyteller"
 
-OPENMOJI_CREDIT = "Illustrations use OpenMoji (openmoji.org), CC BY-SA 4.0"
+
+def owed_credits(settings: Settings, read_aloud: bool) -> list[str]:
+    """What the chosen backends credit (Backend.credits), each line once; no narrator's for a story read aloud."""
+    stages = [stage for stage in STAGES if not (read_aloud and stage == "narrator")]
+    return list(dict.fromkeys(line for stage in stages for line in stage_backend(stage, settings).credit_lines()))
+
+
+def end_card_credits(settings: Settings, read_aloud: bool, owed: list[str]) -> list[str]:
+    """The end card's lines: the backends that made the story, then what they credit."""
+    return [f"Written by storymode {__version__} ({settings.writer})",
+            READ_ALOUD_CREDIT if read_aloud else f"Voices: {settings.narrator}",
+            f"Pictures: {settings.illustrator}", *owed]
+
+
+def video_metadata(story: Story, owed: list[str]) -> dict[str, str]:
+    """The video's tags: title, description and what the backends credit (as its comment and copyright)."""
+    metadata = {"title": story.title, "artist": "storymode", "comment": " ".join(["Made with storymode.", *owed]),
+                "description": (story.prompt or "")[:500]}
+    if owed:
+        metadata["copyright"] = "; ".join(owed)
+    return metadata
 
 
 def _render(ws: Workspace, composer: Composer, timeline: Timeline, out: Path, key: str, metadata: dict,
             progress: FrameProgress, titles: list[str]) -> None:
     """Render to a staged file, claim it (stamp and content hash) with the render's key, then rename it to out."""
-    staged = _staged(out)
+    staged = staged_path(out)
     try:
-        composer.compose(timeline, staged, ws.build_dir(), metadata, progress,
-                         chapter_titles=titles)
-        stamp, digest = file_stamp(staged), file_sha256(staged)  # a rename keeps size and mtime: both hold for out
+        composer.compose(timeline, staged, ws.build_dir(), metadata, progress, chapter_titles=titles)
+        stamp, digest = FileStamp.of(staged), file_sha256(staged)  # a rename keeps size and mtime: both hold for out
         claim(ws, out, stamp=stamp, sha256=digest,
-              output={"path": str(out.resolve()), "key": key, "stamp": stamp, "sha256": digest})
+              output=RenderedVideo(path=str(out.resolve()), key=key, stamp=stamp, sha256=digest))
         os.replace(staged, out)
     finally:
         staged.unlink(missing_ok=True)
-
-
-def check_music(path: str) -> str:
-    """The music file's absolute path, once ffmpeg has found an audio stream in it."""
-    import subprocess
-
-    from ..ffmpeg_exe import ffmpeg_exe
-
-    music = Path(path).expanduser()
-    if not music.is_file():
-        raise UsageError(f"--music {path}: no such file")
-    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(music), "-map", "0:a:0", "-t", "0.5",
-                            "-f", "null", "-"], capture_output=True, text=True, timeout=60)
-    if probe.returncode != 0 or "Audio:" not in probe.stderr:
-        raise UsageError(f"--music {path}: ffmpeg finds no audio in this file; give an mp3, wav, ogg, m4a or flac")
-    return str(music.resolve())
 
 
 def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], images: list[str], out: Path,
                   settings: Settings, *, fresh: bool = False, force: bool = False,
                   emit: Listener = ignore) -> tuple[Timeline, bool]:
     """The timeline, the captions and the video; skipped when this exact render already sits at out."""
+    from ..composers.audio import check_music
     from ..composers.base import Composer
     from ..composers.captions import to_srt, to_vtt
     from ..outputs.storybook_page import write_storybook
@@ -68,33 +74,31 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     width, height = frame_size(settings.aspect, settings.resolution)
     composer = stage_backend("composer", settings)
     assert isinstance(composer, Composer)
-    voices = ("Narration: read aloud by the storyteller" if ws.get_meta(reading.META)
-              else f"Voices: {settings.narrator}")
-    credits = [f"Written by storymode {__version__} ({settings.writer})",
-               voices, f"Pictures: {settings.illustrator}", OPENMOJI_CREDIT]
+    read_aloud = bool(ws.get_meta(READING_META))  # the user's own reading was recorded
+    owed = owed_credits(settings, read_aloud)
     music = check_music(settings.music) if settings.music else None
-    timeline = build_timeline(story, lines, images, width=width, height=height, fps=settings.fps, credits=credits,
+    timeline = build_timeline(story, lines, images, width=width, height=height, fps=settings.fps,
+                              credits=end_card_credits(settings, read_aloud, owed),
                               music=music)
     atomic_write_text(ws.build_dir() / "timeline.json", timeline.model_dump_json(indent=1))
-    metadata = {"title": story.title, "artist": "storymode", "comment": f"Made with storymode. {OPENMOJI_CREDIT}",
-                "description": (story.prompt or "")[:500], "copyright": OPENMOJI_CREDIT}
+    metadata = video_metadata(story, owed)
     # narration files are content-addressed, so their names stand for their bytes in the key
     music_stamp = file_stamp(Path(music)) if music else None
     key = artifact_key("video", composer.fingerprint(), timeline.model_dump(mode="json"), metadata, music_stamp)
     video, srt, vtt = output_paths(out)
-    own = ws.get_meta("output") or {}
+    own = rendered_output(ws)
     frames = round(timeline.duration * timeline.fps)
     emit(Event("stage-start", "compose", total=frames))
     storybook = ws.root / "storybook.html"
     if force:  # the user let us overwrite what is there: a rerun after an interrupt needs no --force again
         for path in (video, srt, vtt):
             if not is_own(ws, path):
-                claim(ws, path, stamp=file_stamp(path))
-    rendered = (not fresh and own.get("key") == key and own.get("path") == str(out.resolve())
-                and _matches(video, own) and all(p.exists() and is_own(ws, p) for p in (srt, vtt)))
+                claim(ws, path, stamp=FileStamp.of(path))
+    rendered = (not fresh and own is not None and own.key == key and own.path == str(out.resolve())
+                and own.matches(video) and all(p.exists() and is_own(ws, p) for p in (srt, vtt)))
     if not rendered:
-        _write_sidecar(ws, srt, to_srt(timeline.cues))
-        _write_sidecar(ws, vtt, to_vtt(timeline.cues))
+        write_sidecar(ws, srt, to_srt(timeline.cues))
+        write_sidecar(ws, vtt, to_vtt(timeline.cues))
         titles = [one_line(s.lines[0].text, 60) for s in story.scenes]
 
         def progress(done: int, total: int) -> None:

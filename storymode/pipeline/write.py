@@ -46,8 +46,7 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
         return story
     if ws.story_path.exists():  # a different request: keep the old story (maybe edited) beside the new one
         atomic_write_text(ws.root / "story.previous.json", ws.story_path.read_text(encoding="utf-8"))
-    if hasattr(writer, "raw_dir"):  # LLM writers save replies they could not use here, for the user to read
-        writer.raw_dir = ws.build_dir()
+    writer.raw_dir = ws.build_dir()  # replies the writer could not use are kept there, for the user to read
     with warnings_said(emit, "write"):  # e.g. a prompt in a language the planner does not write
         story = writer.segment(text, request) if text is not None else writer.write(request)
     atomic_write_text(ws.story_path, story.to_json())

@@ -1,6 +1,8 @@
 """The writer interface: write(request) -> Story and segment(text, request) -> Story."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..backend import Backend
@@ -25,6 +27,9 @@ class Writer(Backend):
     """Writes a story from a prompt, or segments the user's own text into a story."""
 
     stage = "writer"
+    # a folder where the writer may save replies it could not use, for the user to read; the pipeline sets it
+    # (the story folder's build/) before it calls write() or segment(), and None means nowhere
+    raw_dir: Path | None = None
 
     def write(self, request: WriteRequest) -> Story:
         """A new story for the prompt in request."""
