@@ -5,14 +5,23 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
+from .config import Settings
 from .guard import guarded
 
-ASPECTS = ["16:9", "9:16", "1:1"]
-RESOLUTIONS = ["480p", "720p", "1080p"]
+SETTING_NAMES = tuple(name for name in Settings.model_fields if name != "options")  # each has its flag
+
+
+def _choices(setting: str) -> list[str]:
+    """The values a setting allows (its Literal in Settings), as flag choices."""
+    return [str(value) for value in get_args(Settings.model_fields[setting].annotation)]
+
+
+def _as_int(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,12 +32,13 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--style", type=str, help="Picture style preset (default storybook)."),
         click.option("--tone", type=str, help="Tone of the writing: gentle, funny, spooky ..."),
         click.option("--words-per-scene", type=click.IntRange(10, 300), help="Target words per scene."),
-        click.option("--aspect", type=click.Choice(ASPECTS), help="Frame shape (default 16:9)."),
-        click.option("--resolution", type=click.Choice(RESOLUTIONS), help="Frame size (default 720p)."),
-        click.option("--fps", type=click.Choice(["24", "25", "30"]), help="Frames per second (default 30)."),
+        click.option("--aspect", type=click.Choice(_choices("aspect")), help="Frame shape (default 16:9)."),
+        click.option("--resolution", type=click.Choice(_choices("resolution")), help="Frame size (default 720p)."),
+        click.option("--fps", type=click.Choice(_choices("fps")), callback=_as_int,
+                     help="Frames per second (default 30)."),
         click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Same seed, same story and pictures."),
         click.option("--music", type=str, help="Music bed under the narration (ducked while the voice speaks)."),
-        click.option("--align", type=click.Choice(["auto", "on", "off"]),
+        click.option("--align", type=click.Choice(_choices("align")),
                      help="Word timings for captions by Whisper alignment (auto: when storymode[align] is installed)."),
         click.option("--writer", type=str, help="Writer backend (see `storymode backends`)."),
         click.option("--narrator", type=str, help="Narrator backend."),
@@ -90,11 +100,26 @@ def narration_audio_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         help=NARRATION_AUDIO_HELP)(fn)
 
 
-def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
-    """Split -o values into the output path and backend options; gather the setting overrides."""
-    from .config import check_video_path, looks_like_option, place_options, resolve_settings
-    from .errors import UsageError
+def _api_arguments(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
+    """What the flags hand to every API call: the setting overrides (every Settings field has its flag), -o
+    KEY=VALUE options placed on the chosen backends, --config, --profile and --fresh; and the output path of
+    -o PATH (or --out)."""
+    from .config import place_options, resolve_settings
     from .registry import STAGES
+
+    out, pairs = _outputs_and_options(params)
+    overrides = {name: params.get(name) for name in SETTING_NAMES}
+    if pairs:  # an option goes to the chosen backend that has it: the settings in force say which that is
+        chosen = resolve_settings(overrides, config=params.get("config"), profile=params.get("profile"))
+        overrides["options"] = place_options(pairs, {stage: chosen.backend(stage) for stage in STAGES})
+    return {**overrides, "config": params.get("config"), "profile": params.get("profile"),
+            "fresh": params["fresh"]}, out
+
+
+def _outputs_and_options(params: dict[str, Any]) -> tuple[Path | None, list[str]]:
+    """Split the -o values into the output path (checked) and backend options KEY=VALUE (with --option's)."""
+    from .config import check_video_path, looks_like_option
+    from .errors import UsageError
 
     out: Path | None = params.get("out")
     pairs = list(params.get("option_pairs") or ())
@@ -107,16 +132,7 @@ def _settings_from(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]
             out = Path(value)
     if out is not None:
         check_video_path(out)
-    keys = ["scenes", "audience", "style", "tone", "words_per_scene", "aspect", "resolution", "seed",
-            "writer", "narrator", "illustrator", "composer", "music", "align"]
-    overrides = {k: params.get(k) for k in keys}
-    if params.get("fps"):
-        overrides["fps"] = int(params["fps"])
-    base = resolve_settings(overrides, config=params.get("config"), profile=params.get("profile"))
-    if pairs:
-        chosen = {s: base.backend(s) for s in STAGES}
-        overrides["options"] = place_options(pairs, chosen)
-    return overrides, out
+    return out, pairs
 
 
 def _run_with_view(params: dict[str, Any], call: Callable[[Any], Any]) -> Any:
@@ -159,13 +175,12 @@ def make(prompt: str | None, from_file: Path | None, story_dir: Path | None, **p
         raise UsageError("give a prompt or --from FILE, not both")
     if prompt is None and from_file is None:
         raise UsageError('give a prompt, e.g. storymode make "a shy fox who learns to fly" -o fox.mp4')
-    overrides, out = _settings_from(params)
+    arguments, out = _api_arguments(params)
     if out is None:
         raise UsageError("say where the video goes: -o story.mp4")
     result = _run_with_view(params, lambda view: api.make(
-        prompt, out=out, from_file=from_file, story_dir=story_dir, fresh=params["fresh"], force=params["force"],
-        config=params.get("config"), profile=params.get("profile"), on_event=view,
-        narration_audio=params.get("narration_audio"), **overrides))
+        prompt, out=out, from_file=from_file, story_dir=story_dir, force=params["force"], on_event=view,
+        narration_audio=params.get("narration_audio"), **arguments))
     if not params["quiet"] and params["progress_kind"] != "json":
         click.echo(f"{result.story.title!r}: {result.duration:.1f} s, {len(result.story.scenes)} scenes")
         click.echo(f"  video      {result.video}\n  captions   {result.srt}, {result.vtt}\n"
@@ -187,10 +202,9 @@ def write(prompt: str | None, from_file: Path | None, story_dir: Path, **params:
     """Write story.json into a story folder (edit it, then run narrate/illustrate/compose or make)."""
     from . import api
 
-    overrides, _ = _settings_from(params)
-    story = _run_with_view(params, lambda view: api.write(
-        prompt, story_dir=story_dir, from_file=from_file, fresh=params["fresh"], config=params.get("config"),
-        profile=params.get("profile"), on_event=view, **overrides))
+    arguments, _ = _api_arguments(params)
+    story = _run_with_view(params, lambda view: api.write(prompt, story_dir=story_dir, from_file=from_file,
+                                                          on_event=view, **arguments))
     if not params["quiet"] and params["progress_kind"] != "json":
         click.echo(f"{story.title!r}: {len(story.scenes)} scenes -> {Path(story_dir) / 'story.json'}")
 
@@ -204,10 +218,9 @@ def narrate(story_dir: Path, **params: Any) -> None:
     """Narrate every line of a story folder (cached), or cut your own reading of it into the lines."""
     from . import api
 
-    overrides, _ = _settings_from(params)
-    _run_with_view(params, lambda view: api.narrate(story_dir, fresh=params["fresh"], config=params.get("config"),
-                                                     profile=params.get("profile"), on_event=view,
-                                                     narration_audio=params.get("narration_audio"), **overrides))
+    arguments, _ = _api_arguments(params)
+    _run_with_view(params, lambda view: api.narrate(story_dir, on_event=view,
+                                                     narration_audio=params.get("narration_audio"), **arguments))
 
 
 @cli.command()
@@ -218,10 +231,8 @@ def illustrate(story_dir: Path, **params: Any) -> None:
     """Draw every scene of a story folder (cached)."""
     from . import api
 
-    overrides, _ = _settings_from(params)
-    _run_with_view(params, lambda view: api.illustrate(story_dir, fresh=params["fresh"],
-                                                        config=params.get("config"), profile=params.get("profile"),
-                                                        on_event=view, **overrides))
+    arguments, _ = _api_arguments(params)
+    _run_with_view(params, lambda view: api.illustrate(story_dir, on_event=view, **arguments))
 
 
 @cli.command()
@@ -234,15 +245,15 @@ def compose(story_dir: Path, **params: Any) -> None:
     from . import api
     from .errors import UsageError
 
-    overrides, out = _settings_from(params)
+    arguments, out = _api_arguments(params)
     if out is None:  # the folder's name with .mp4 beside it ('-d .' too: the folder's own name)
         folder = Path(story_dir) if Path(story_dir).name else Path(story_dir).resolve()
         if not folder.name:
             raise UsageError(f"the story folder {story_dir} has no name to give the video; give -o NAME.mp4")
         out = folder.with_suffix(".mp4")
     timeline = _run_with_view(params, lambda view: api.compose(
-        story_dir, out=out, fresh=params["fresh"], force=params["force"], config=params.get("config"),
-        profile=params.get("profile"), on_event=view, narration_audio=params.get("narration_audio"), **overrides))
+        story_dir, out=out, force=params["force"], on_event=view, narration_audio=params.get("narration_audio"),
+        **arguments))
     if not params["quiet"] and params["progress_kind"] != "json":
         click.echo(f"{timeline.duration:.1f} s -> {out}")
 
@@ -268,7 +279,7 @@ def voices(say: str | None, voice: str, out: Path | None) -> None:
         raise UsageError(f"no voice preset {voice!r}; presets: {', '.join(sorted(presets))}")
     if out is None:
         raise UsageError("--say needs -o FILE.wav")
-    from .composers.audio import write_wav
+    from .sound.wav import write_wav
     from .narrators.base import Narrator
     from .pipeline import clean_prompt
 

@@ -19,9 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import StorymodeError, UsageError
+from .errors import StorymodeError, UsageError, describe_error, error_location, shown_value
 from .registry import DEFAULTS, STAGES
 from .story import MAX_SCENES
+from .timeline import ASPECTS, RESOLUTIONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,8 +56,8 @@ class Settings(BaseModel):
     style: str = Field("storybook", min_length=1, max_length=40)
     tone: str | None = Field(None, max_length=40)
     words_per_scene: int | None = Field(None, ge=10, le=300)
-    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
-    resolution: Literal["480p", "720p", "1080p"] = "720p"
+    aspect: Literal[tuple(ASPECTS)] = "16:9"  # type: ignore[valid-type]
+    resolution: Literal[tuple(RESOLUTIONS)] = "720p"  # type: ignore[valid-type]
     fps: Literal[24, 25, 30] = 30
     music: str | None = Field(None, description="an audio file played under the narration, ducked by the voice")
     align: Literal["auto", "on", "off"] = Field("auto", description="word timings by Whisper alignment "
@@ -77,31 +78,17 @@ class Settings(BaseModel):
 
 
 # ---------------------------------------------------------------- errors
-def _shown(value: Any, limit: int = 60) -> str:
-    """repr(value), cut to limit characters (a message never carries a whole file)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def as_toml(value: Any, limit: int = 60) -> str:
     """A value as it is written in TOML (true, "text", 3), cut to limit characters."""
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def describe_error(e: Mapping[str, Any]) -> str:
-    """One pydantic error as 'where: what (got value)'; a validator's own message as it is."""
-    if e["type"] == "value_error" and "error" in e.get("ctx", {}):
-        return str(e["ctx"]["error"])
-    where = ".".join(str(p) for p in e["loc"])
-    return f"{where}: {e['msg']} (got {_shown(e.get('input'))})"
-
-
 def _explain(err: ValidationError, source: str | None) -> UsageError:
     e = err.errors()[0]
     prefix = f"{source}: " if source else ""
     if e["type"] == "extra_forbidden":
-        where = ".".join(str(p) for p in e["loc"])
+        where = error_location(e)
         fields = ", ".join(sorted(Settings.model_fields))
         return UsageError(f"{prefix}unknown setting {where!r}; settings are: {fields}")
     return UsageError(prefix + describe_error(e))
@@ -177,11 +164,12 @@ def _profiles(data: dict, source: str) -> dict[str, dict]:
     """Pop and check the [profiles.NAME] tables: each must be a table of settings."""
     profiles = data.pop("profiles", {})
     if not isinstance(profiles, dict):
-        raise UsageError(f"{source}: profiles must be tables [profiles.NAME] of settings (got {_shown(profiles)})")
+        raise UsageError(f"{source}: profiles must be tables [profiles.NAME] of settings "
+                         f"(got {shown_value(profiles)})")
     for name, table in profiles.items():
         if not isinstance(table, dict):
             raise UsageError(f"{source}: [profiles] {name} must be a table of settings, written "
-                             f"[profiles.{name}] (got {_shown(table)})")
+                             f"[profiles.{name}] (got {shown_value(table)})")
         _check(table, f"{source} [profiles.{name}]")
     return profiles
 

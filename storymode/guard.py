@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +26,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except StorymodeError as err:
-            if debug:
-                raise
+            if debug:  # the traceback, and still the error's own exit code (scripts rely on it)
+                traceback.print_exc()
             _fail(str(err), err.exit_code)
         except KeyboardInterrupt:
             if debug:

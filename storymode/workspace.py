@@ -199,6 +199,50 @@ def sweep_temporaries(folder: Path, stem: str | None = None) -> None:
         os.close(dir_fd)
 
 
+def _open_lock(folder: Path) -> tuple[int, bool]:
+    """folder/.lock, opened without following a link, and whether this process may write its pid in it."""
+    path = folder / LOCK_NAME
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644), True
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise UsageError(f"cannot create the lock file {path}: {err.strerror}") from None
+    try:
+        fd = os.open(path, os.O_RDWR | _NOFOLLOW)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise link_error(LOCK_NAME) from None
+        raise UsageError(f"cannot open the lock file {path}: {err.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _special_error(LOCK_NAME, st.st_mode)
+    if not _is_lock(fd, st):  # someone's file under that name: left exactly as it is
+        os.close(fd)
+        raise UsageError(f"{LOCK_NAME} in {folder} is not a storymode lock file (it holds something else, "
+                         "or has other names); move it away or delete it")
+    return fd, st.st_uid == os.geteuid()
+
+
+def lock_folder(folder: Path) -> int | None:
+    """Take folder/.lock (an existing folder), or None when another process holds it; the OS frees it when the
+    process dies. A link, a special file or a file that is not a storymode lock there is refused (UsageError).
+    Returns the lock's file descriptor: close it to release the lock."""
+    import fcntl
+
+    fd, own = _open_lock(Path(folder))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    if own:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 class Workspace:
     """A story folder: story.json, manifest.json, narration/, art/, build/."""
 
@@ -307,54 +351,20 @@ class Workspace:
             sweep_temporaries(folder)
 
     # lock
-    def _open_lock(self) -> tuple[int, bool]:
-        """The lock file, opened without following a link, and whether this run may write its pid in it."""
-        path = self.root / LOCK_NAME
-        try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644), True
-        except FileExistsError:
-            pass
-        except OSError as err:
-            raise UsageError(f"cannot create the lock file {path}: {err.strerror}") from None
-        try:
-            fd = os.open(path, os.O_RDWR | _NOFOLLOW)
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                raise link_error(LOCK_NAME) from None
-            raise UsageError(f"cannot open the lock file {path}: {err.strerror}") from None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            raise _special_error(LOCK_NAME, st.st_mode)
-        if not _is_lock(fd, st):  # someone's file under that name: left exactly as it is
-            os.close(fd)
-            raise UsageError(f"{LOCK_NAME} in {self.root} is not a storymode lock file (it holds something else, "
-                             "or has other names); move it away or delete it")
-        return fd, st.st_uid == os.geteuid()
-
     def acquire(self) -> None:
         """Take the folder's lock or fail at once with LockedError; the OS frees it if the process dies.
 
         Then the folder is checked (no links, no special files) and its subfolders made."""
-        import fcntl
-
         self._make_root()
-        fd, own = self._open_lock()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = lock_folder(self.root)
+        if fd is None:
             raise LockedError(
-                f"another storymode run is working in {self.root}; wait for it to finish, or use another output"
-            ) from None
+                f"another storymode run is working in {self.root}; wait for it to finish, or use another output")
         try:
             self.create()
         except BaseException:
             os.close(fd)
             raise
-        if own:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
 
     def release(self) -> None:

@@ -147,7 +147,8 @@ def test_locked_folder(tmp_path):
 
 def test_debug_shows_traceback(tmp_path):
     proc = run_cli("--debug", "make", "   ", "-o", "x.mp4", cwd=tmp_path)
-    assert "Traceback" in proc.stderr
+    assert "Traceback" in proc.stderr and "UsageError: the prompt is empty" in proc.stderr
+    assert proc.returncode == 2  # the usage error's own exit code, as without --debug
 
 
 def test_bad_config_file(tmp_path):

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
+
+from .conftest import check_story_video, vtt_cues, wait_until
 
 TINY = {"scenes": 1, "resolution": "480p"}
 
@@ -39,24 +40,31 @@ class Server:
                                      env={**os.environ, **(env or {})}, start_new_session=True)
         headers = {"Authorization": f"Bearer {env['STORYMODE_TOKEN']}"} if env and "STORYMODE_TOKEN" in env else {}
         self.client = httpx.Client(base_url=self.url, timeout=30, headers=headers)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (data.parent / f"serve-{self.port}.log").read_text()
-            try:
-                self.client.get("/openapi.json")
-                return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError("the server did not start in 60 s")
+        wait_until(self._answers, timeout=60, every=0.2, what="the server to start")
+
+    def _answers(self) -> bool:
+        assert self.proc.poll() is None, (self.data.parent / f"serve-{self.port}.log").read_text()
+        try:
+            self.client.get("/openapi.json")
+        except httpx.TransportError:
+            return False
+        return True
+
+    def job(self, job_id: str) -> dict:
+        """The job's state as the server reports it."""
+        return self.client.get(f"/stories/{job_id}").json()
 
     def wait(self, job_id: str, until: set[str], timeout: float = 120) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.client.get(f"/stories/{job_id}").json()
-            if job["status"] in until:
-                return job
-            time.sleep(0.2)
-        raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
+        """The job once its status is one of until."""
+        def reached() -> dict | None:
+            job = self.job(job_id)
+            return job if job["status"] in until else None
+
+        return wait_until(reached, timeout=timeout, every=0.2, what=f"job {job_id} to be {' or '.join(sorted(until))}")
+
+    def children(self) -> set[int]:
+        """The server's child processes (its job workers among them), read from /proc."""
+        return {pid for pid in _pids() if _parent(pid) == self.proc.pid}
 
     def kill(self) -> None:
         """SIGKILL the server (its workers notice and stop)."""
@@ -82,6 +90,26 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv.stop()
 
 
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie waiting for its reaper counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def _cancel_all(srv: Server) -> None:
     for path in (srv.data / "jobs").glob("*.json"):
         srv.client.delete(f"/stories/{path.stem}")
@@ -100,11 +128,19 @@ def test_a_story_end_to_end(server: Server) -> None:
     assert all(s["state"] == "done" for s in job["stages"].values())
     video = server.client.get(f"/stories/{job_id}/video")
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-    assert video.content[4:8] == b"ftyp"
-    assert server.client.get(f"/stories/{job_id}/vtt").text.startswith("WEBVTT")
-    assert "-->" in server.client.get(f"/stories/{job_id}/srt").text
+    downloaded = server.data.parent / "downloaded.mp4"
+    downloaded.write_bytes(video.content)
+    info = check_story_video(downloaded, 854, 480)
     story = server.client.get(f"/stories/{job_id}/story").json()
     assert len(story["scenes"]) == 1
+    # the captions say the story's lines, in order, inside the video
+    cues = vtt_cues(server.client.get(f"/stories/{job_id}/vtt").text)
+    said = " ".join(line["text"] for scene in story["scenes"] for line in scene["lines"])
+    assert " ".join(text for _, _, text in cues).split() == said.split()
+    assert all(0 < start < end <= info["duration"] for start, end, _ in cues)
+    assert all(a[1] <= b[0] + 1e-3 for a, b in zip(cues, cues[1:]))
+    srt = server.client.get(f"/stories/{job_id}/srt").text
+    assert srt.count(" --> ") == len(cues)
     assert "<html" in server.client.get(f"/stories/{job_id}/storybook").text.lower()
     assert server.client.delete(f"/stories/{job_id}").status_code == 204  # finished: removed with its files
     assert server.client.get(f"/stories/{job_id}").status_code == 404
@@ -146,8 +182,9 @@ def test_queue_bound_and_cancel(tmp_path: Path) -> None:
         assert srv.client.get(f"/stories/{ids[0]}/video").status_code == 409
         if len(ids) > 1:  # the queued one is removed from the queue
             assert srv.client.delete(f"/stories/{ids[1]}").json()["status"] == "cancelled"
-        time.sleep(0.5)
-        assert all(srv.client.get(f"/stories/{i}").json()["status"] == "cancelled" for i in ids)
+        wait_until(lambda: all(srv.job(i)["status"] == "cancelled" for i in ids), timeout=30,
+                   what="every job to be cancelled")
+        assert {srv.job(i)["status"] for i in ids} == {"cancelled"}  # and they stay so
     finally:
         srv.stop()
 
@@ -183,17 +220,18 @@ def test_killed_mid_job_resumes_after_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     srv = Server(data)
     job_id = srv.client.post("/stories", json={"prompt": "a brave owl", "settings": TINY}).json()["id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until it has done some work
-        job = srv.client.get(f"/stories/{job_id}").json()
-        if "narrate" in job["stages"]:
-            break
-        time.sleep(0.1)
+    def narrating() -> dict | None:
+        state = srv.job(job_id)
+        return state if "narrate" in state["stages"] else None
+
+    job = wait_until(narrating, timeout=60, what="the job to start narrating")  # it has done some work
     assert job["status"] == "running"
+    workers = srv.children()
     srv.kill()
     on_disk = json.loads((data / "jobs" / f"{job_id}.json").read_text())
     assert on_disk["status"] == "running"  # state is on disk, not lost
-    time.sleep(1.5)  # the orphaned worker notices its parent is gone and stops
+    # the orphaned worker notices its parent is gone and stops
+    wait_until(lambda: all(_gone(pid) for pid in workers), timeout=30, what="the orphaned worker to stop")
     srv2 = Server(data)
     try:
         job = srv2.wait(job_id, {"done", "failed"}, timeout=150)
