@@ -20,7 +20,8 @@ Weather = Literal["clear", "clouds", "rain", "snow", "wind", "fog", "storm"]
 _ID = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 
-def _KEEP_FORMAT(ch: str) -> bool:
+def _is_kept_format_char(ch: str) -> bool:
+    """Whether a format character belongs to an emoji sequence (a zero-width joiner, a tag) and so stays."""
     return ch in "\u200c\u200d" or "\U000e0020" <= ch <= "\U000e007f"
 
 
@@ -32,7 +33,7 @@ def clean_text(text: str) -> str:
             kept.append("\n" if ch == "\n" else " ")
         elif unicodedata.category(ch) in ("Cc", "Cs", "Co") or ch in "\u2028\u2029":
             continue
-        elif unicodedata.category(ch) == "Cf" and not _KEEP_FORMAT(ch):
+        elif unicodedata.category(ch) == "Cf" and not _is_kept_format_char(ch):
             continue  # bidi overrides and invisible marks; joiners inside emoji sequences stay
         else:
             kept.append(ch)
@@ -43,6 +44,13 @@ def one_line(text: str, limit: int | None = None) -> str:
     """clean_text on a single line: newlines and runs of spaces become one space; cut to limit characters."""
     flat = " ".join(clean_text(text).split())
     return flat if limit is None else flat[:limit].rstrip()
+
+
+def _not_empty(value: str, what: str) -> str:
+    """The value, or a ValueError saying that what is empty."""
+    if not value:
+        raise ValueError(f"{what} is empty")
+    return value
 
 
 class _Model(BaseModel):
@@ -60,10 +68,7 @@ class Line(_Model):
     @field_validator("text")
     @classmethod
     def _text_clean(cls, value: str) -> str:
-        value = clean_text(value)
-        if not value:
-            raise ValueError("line text is empty")
-        return value
+        return _not_empty(clean_text(value), "line text")
 
 
 class Character(_Model):
@@ -122,10 +127,7 @@ class Story(_Model):
     @classmethod
     def _title_clean(cls, value: str) -> str:
         # the title reaches the title card, the MP4's metadata and file names: one line, no control or bidi marks
-        value = one_line(value)
-        if not value:
-            raise ValueError("the title is empty")
-        return value
+        return _not_empty(one_line(value), "the title")
 
     @field_validator("prompt")
     @classmethod

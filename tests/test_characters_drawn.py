@@ -211,3 +211,18 @@ def test_tiny_pictures_still_work(ill, size):
     assert set(out.drawn["characters"]) == {c.id for c in FIVE}
     for x0, y0, x1, y1 in out.drawn["boxes"].values():
         assert 0 <= x0 <= x1 <= size[0] and 0 <= y0 <= y1 <= size[1]
+
+
+def test_who_cannot_swim_stands_on_the_shore_of_the_sea(ill):
+    girl = Character(id="nessa", name="Nessa", kind="girl", gender="she")
+    whale = Character(id="wally", name="Wally", kind="whale")
+    out = ill.illustrate(request((girl, whale), setting="sea"))
+    assert out.drawn["setting"] == "beach" and out.drawn["asked_setting"] == "sea"
+    img = np.asarray(out.image, dtype=float)
+    x0, y0, x1, y1 = out.drawn["boxes"]["nessa"]
+    below = img[min(img.shape[0] - 1, y1 + 2):, x0:x1].reshape(-1, 3)
+    if len(below):  # sand under her feet, not blue water
+        r, g, b = below.mean(axis=0)
+        assert r > b, (r, g, b)
+    alone = ill.illustrate(request((whale,), setting="sea"))  # a whale alone stays out at sea
+    assert alone.drawn["setting"] == "sea" and "asked_setting" not in alone.drawn

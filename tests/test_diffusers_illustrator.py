@@ -264,7 +264,7 @@ def test_a_hub_id_that_is_not_cached_says_how_to_get_it(tmp_path, monkeypatch):
     from storymode.illustrators.diffusers_t2i import DiffusersIllustrator
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # no HF_HUB_OFFLINE here: the backend itself must make no request (the suite's network block fails it)
     with pytest.raises(UsageError, match="allow_download"):
         DiffusersIllustrator(DiffusersIllustrator.Options(model="someone/not-cached", device="cpu")).pipeline()
 
@@ -274,7 +274,7 @@ def test_options_reject_unknown_keys_and_references_need_an_ip_adapter(tmp_path)
 
     from storymode.illustrators.diffusers_t2i import DiffusersIllustrator
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="stepz\n  Extra inputs are not permitted"):
         DiffusersIllustrator.Options(stepz=3)
     ref = tmp_path / "pip.png"
     ref.write_bytes(b"")
@@ -283,8 +283,47 @@ def test_options_reject_unknown_keys_and_references_need_an_ip_adapter(tmp_path)
     with pytest.raises(UsageError, match="missing"):
         DiffusersIllustrator(DiffusersIllustrator.Options(ip_adapter="h94/IP-Adapter",
                                                           references={"pip": str(tmp_path / "no.png")}))
-    assert DiffusersIllustrator.extra == "hub" and DiffusersIllustrator.uses_gpu
-    assert DiffusersIllustrator.requires == ("torch", "diffusers", "transformers")
+
+
+def test_without_diffusers_choosing_it_names_the_hub_extra(monkeypatch):
+    import importlib.util
+
+    from storymode import registry
+    from storymode.errors import MissingDependency
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "diffusers" else real(name, *a))
+    with pytest.raises(MissingDependency, match=r'needs diffusers: pip install "storymode\[hub\]"'):
+        registry.create("illustrator", "diffusers")
+
+
+def test_a_batch_job_drawn_by_diffusers_asks_for_a_gpu(tmp_path):
+    from storymode.batch import read_jobs
+
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "gpu", "prompt": "a fox", "illustrator": "diffusers"}) + "\n"
+                    + json.dumps({"id": "cpu", "prompt": "a fox"}) + "\n")
+    found, bad = read_jobs(jobs, tmp_path / "out")
+    assert not bad and {job.id: job.gpu for job in found} == {"gpu": True, "cpu": False}
+
+
+@needs_diffusers
+def test_presets_set_guidance_the_negative_prompt_and_the_native_size(tiny_pipeline):
+    import numpy as np
+
+    from storymode.illustrators.diffusers_t2i import DiffusersIllustrator
+
+    def draw(**options):
+        ill = DiffusersIllustrator(DiffusersIllustrator.Options(model=str(tiny_pipeline), device="cpu", **options))
+        return ill.illustrate(_request(0, size=(96, 56)))
+
+    turbo = draw(preset="sd-turbo")  # one step, no guidance, so no negative prompt
+    assert (turbo.drawn["steps"], turbo.drawn["guidance"], turbo.drawn["negative_prompt"]) == (1, 0.0, "")
+    sd15 = draw(preset="sd15", steps=1)  # classifier-free guidance with the style's negative prompt
+    assert sd15.drawn["guidance"] == 7.5 and sd15.drawn["negative_prompt"] == STYLES["storybook"].negative
+    assert np.abs(np.asarray(turbo.image, np.int16) - np.asarray(sd15.image, np.int16)).mean() > 0.5
+    native = draw(preset="sd-turbo", size="native")  # drawn at about 512x512 in the request's aspect, resized
+    assert native.drawn["generated_size"] == [672, 392] and native.image.size == (96, 56)
 
 
 # ---------------------------------------------------------------- a real model, where there is a GPU

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from pydantic import ValidationError
 
 from storymode.errors import UsageError
 from storymode.story import NARRATOR, Story
@@ -114,7 +115,7 @@ def test_options_pick_shape():
     opts = PlannerWriter.Options(shape="adventure")
     st = PlannerWriter(opts).write(WriteRequest(prompt="a shy fox who learns to fly"))
     assert len(st.scenes) == 6
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match=r"shape\n  Input should be 'auto', 'spine', 'fable'"):
         PlannerWriter.Options(shape="epic")
 
 
@@ -283,3 +284,15 @@ def test_foreign_prompt_warning_reaches_the_user(tmp_path):
     proc = run_cli("write", "une petite renarde qui rêve de voler", "--dir", str(tmp_path / "s"), "--scenes", "2")
     assert proc.returncode == 0, proc.stderr
     assert "looks French" in proc.stderr and (tmp_path / "s" / "story.json").exists()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_word_is_said_twice_in_a_row(seed):
+    # "a cosy cosy home" came from an adjective drawn beside a dwelling that already held it
+    for prompt in ("an old tortoise who runs a tiny post office", "a shy fox who learns to fly"):
+        story = PlannerWriter().write(WriteRequest(prompt=prompt, scenes=3, seed=seed))
+        for scene in story.scenes:
+            for sentence in (s for line in scene.lines for s in re.split(r"[.!?…]", line.text.lower())):
+                words = re.findall(r"[a-z']+", sentence)
+                repeats = [a for a, b in zip(words, words[1:]) if a == b and a not in ("very", "far", "round", "ha")]
+                assert repeats == [], (seed, sentence)

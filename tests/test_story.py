@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from storymode.errors import StoryValidationError
 from storymode.story import Story, clean_text, load_story, story_from_data
@@ -67,5 +68,5 @@ def test_schema_command():
 
 def test_story_is_frozen():
     story = Story.model_validate(GOOD)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="Instance is frozen"):
         story.title = "x"  # type: ignore[misc]

@@ -68,6 +68,10 @@ def test_the_pipeline_loads_once():
     ("an old clockmaker who is helped by a little mouse", "person", "mouse", "shop", None),
     ("a grandma and her grandson bake bread together on a snowy afternoon", "grandma", "boy", "kitchen",
      "snow"),
+    ("an old tortoise who runs a tiny post office in a desert town", "tortoise", None, "desert", None),
+    ("a girl who lives in a mountain village", "girl", None, "mountains", None),
+    ("a fox who trots down the village street", "fox", None, "street", None),
+    ("a mouse who sorts the letters in a post office", "mouse", None, "shop", None),
 ])
 def test_prompt_is_understood(prompt, hero, companion, place, weather):
     req = read_prompt(prompt)

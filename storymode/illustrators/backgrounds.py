@@ -99,7 +99,8 @@ def _sky(c: _Ctx, hy: float) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _glow_mask(radius: int, peak: int):
+def glow_mask(radius: int, peak: int):
+    """A round glow (L image, 2 * radius + 1 wide) that fades from peak at the centre to nothing at the edge."""
     import numpy as np
     from PIL import Image
 
@@ -115,7 +116,7 @@ def _glow(c: _Ctx, x: float, y: float, r: float, color: Color, rings: int = 6, a
     big = max(2, int(r * (1 + 0.45 * rings)))
     q = 4  # round sizes so the masks are reused
     big = (big + q - 1) // q * q
-    mask = _glow_mask(big, min(255, int(rings * alpha * 1.1)))
+    mask = glow_mask(big, min(255, int(rings * alpha * 1.1)))
     c.img.paste(color, (int(x - big), int(y - big)), mask)
 
 
@@ -2312,7 +2313,7 @@ def _lightning(region, x0: float, y0: float, x1: float, y1: float, u: float, rng
             branches.append([(px + drift * j, py) for j, (px, py) in enumerate(pts)])
     core = max(1, int(round(u / 240)))
     mx, my = main[len(main) // 2]
-    glow = _glow_mask(max(4, int(u * 0.16)) // 4 * 4, 70)
+    glow = glow_mask(max(4, int(u * 0.16)) // 4 * 4, 70)
     layer.paste((200, 210, 255, 255), (int(mx - glow.width / 2), int(my - glow.height / 2)), glow)
     for pts, k in [(main, 1.0)] + [(b, 0.6) for b in branches]:
         for width, alpha in ((9, 26), (5, 50), (3, 110)):  # the glow around the stroke
@@ -2324,7 +2325,7 @@ def _lightning(region, x0: float, y0: float, x1: float, y1: float, u: float, rng
         layer.putalpha(ImageChops.multiply(layer.getchannel("A"), sky_mask.crop((0, 0, w, h))))
     if flash:  # the bolt lights up the land around it a little
         r = max(4, int(u * 0.9)) // 4 * 4
-        region.paste((170, 180, 220), (int(main[-1][0] - r), int(main[-1][1] - r)), _glow_mask(r, flash))
+        region.paste((170, 180, 220), (int(main[-1][0] - r), int(main[-1][1] - r)), glow_mask(r, flash))
     region.paste(layer, (0, 0), layer)
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ..backend import BackendOptions
+from ..hub import offline_unless
 from ..errors import BackendError, UsageError
 from .base import Illustration, IllustrationRequest, Illustrator
 from .prompting import build_prompt
@@ -59,6 +60,7 @@ class DiffusersIllustrator(Illustrator):
     version = "1"
     description = "diffusers text-to-image pipelines (SD-Turbo, SDXL-Turbo, FLUX.1-schnell, SD 1.5, any local path)"
     requires = ("torch", "diffusers", "transformers")
+    credits = ("Pictures generated with {model} (diffusers)",)
     extra = "hub"
     uses_gpu = True
 
@@ -149,7 +151,7 @@ class DiffusersIllustrator(Illustrator):
             raise UsageError(f"diffusers: the model folder {model} does not exist")
         device, dtype = self._choose_device()
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), offline_unless(opts.allow_download):
                 warnings.simplefilter("ignore", FutureWarning)
                 pipe = AutoPipelineForText2Image.from_pretrained(
                     model, torch_dtype=getattr(torch, dtype), local_files_only=not opts.allow_download)
@@ -184,9 +186,10 @@ class DiffusersIllustrator(Illustrator):
                 raise UsageError(f"diffusers: {type(pipe).__name__} ({model}) does not support IP-Adapter reference "
                                  f"images; drop -o ip_adapter and the references, or use an SD 1.5 / SDXL pipeline")
             try:
-                pipe.load_ip_adapter(opts.ip_adapter, subfolder=opts.ip_adapter_subfolder,
-                                     weight_name=opts.ip_adapter_weight_name,
-                                     local_files_only=not opts.allow_download)
+                with offline_unless(opts.allow_download):
+                    pipe.load_ip_adapter(opts.ip_adapter, subfolder=opts.ip_adapter_subfolder,
+                                         weight_name=opts.ip_adapter_weight_name,
+                                         local_files_only=not opts.allow_download)
             except (OSError, ValueError) as err:
                 raise UsageError(f"diffusers: cannot load the IP-Adapter {opts.ip_adapter}: {err}") from None
         if hasattr(pipe, "set_progress_bar_config"):

