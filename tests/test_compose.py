@@ -11,7 +11,7 @@ from storymode.composers.captions import karaoke_text
 from storymode.ffmpeg_exe import ffmpeg_exe
 from storymode.timeline import Cue, WordCue
 
-from .conftest import decode_audio, probe, run_cli
+from .conftest import decode_audio, decode_frame, probe, run_cli
 
 
 def _tone_level_db(samples: np.ndarray, start: float, end: float, freq: float = 1000.0, rate: int = 16000) -> float:
@@ -61,7 +61,7 @@ def _timeline(tmp_path, durations, size=(320, 180), image=None, silent=False):
     """A timeline over generated pictures and tones, one line per scene."""
     from PIL import Image
 
-    from storymode.composers.audio import write_wav
+    from storymode.sound.wav import write_wav
     from storymode.story import Story
     from storymode.timeline import LineAudio, build_timeline
 
@@ -165,47 +165,73 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path):
         subprocess.run(["umount", str(disk)], check=False)
 
 
+KINDS = ["wipe", "slide", "dip-to-black", "cut", "crossfade"]  # scene i's transition into scene i + 1
+
+
+def _every_transition(tmp_path):
+    """Six scenes of flat colours, one of each transition between them (the last scene's goes to the end card)."""
+    tl = _timeline(tmp_path, [2.0] * 6, size=(320, 180))
+    kinds = KINDS + ["crossfade"]
+    return tl.model_copy(update={"scenes": [s.model_copy(update={"transition": k}) for s, k in zip(tl.scenes, kinds)]})
+
+
 def test_to_moviepy_matches_the_renderer(tmp_path):
     pytest.importorskip("moviepy")
     from storymode.composers.frames import FrameSource
     from storymode.composers.moviepy_interop import to_moviepy
 
-    tl = _timeline(tmp_path, [2.0, 2.0], size=(320, 180))
+    tl = _every_transition(tmp_path)
     clip = to_moviepy(tl, captions=False)
     assert abs(clip.duration - tl.duration) < 1e-6 and tuple(clip.size) == (320, 180)
     assert clip.audio is not None and abs(clip.audio.duration - tl.duration) < 0.05
     source = FrameSource(tl)
-    for seconds in (1.0, tl.scenes[0].start + 1.0, tl.scenes[1].start + 1.0):
+    quarter = tl.transition_s / 4
+    times = [1.0, tl.duration - 0.3]  # the title card, the end card fading out
+    for scene in tl.scenes:  # the middle of each scene, and before, at and after each of its transitions
+        times += [scene.start + scene.duration / 2, scene.end - quarter, scene.end, scene.end + quarter]
+    for seconds in times:
         n = int(seconds * tl.fps)
         ours = source.frame(n).astype(float)
         theirs = clip.get_frame((n + 0.5) / tl.fps).astype(float)
-        assert np.abs(ours - theirs).mean() < 2.0
+        assert np.abs(ours - theirs).mean() < 2.0, (seconds, np.abs(ours - theirs).mean())
 
 
 def test_transitions_mix_the_two_pictures(tmp_path):
+    """Each transition, seen in the frames the renderer draws and again in the encoded video."""
     from storymode.composers.frames import FrameSource
 
-    tl = _timeline(tmp_path, [2.0, 2.0, 2.0, 2.0, 2.0], size=(320, 180))
-    kinds = ["wipe", "slide", "dip-to-black", "cut", "crossfade"]
-    tl = tl.model_copy(update={"scenes": [s.model_copy(update={"transition": k}) for s, k in zip(tl.scenes, kinds)]})
+    tl = _every_transition(tmp_path)
     source = FrameSource(tl)
+    video = _render(tl, tmp_path).path
 
-    def at(seconds: float) -> np.ndarray:
+    def drawn(seconds: float) -> np.ndarray:
         return source.frame(int(seconds * tl.fps)).astype(float)
 
-    for index, kind in enumerate(kinds[:4]):
-        boundary = tl.scenes[index].end
-        before, after = at(boundary - 0.5), at(boundary + 0.5)
-        middle = at(boundary)
-        left, right = middle[:, :100].mean(axis=(0, 1)), middle[:, -100:].mean(axis=(0, 1))
-        if kind == "wipe":  # the new picture comes in from the left
-            assert np.abs(left - after[:, :100].mean(axis=(0, 1))).max() < 12
-            assert np.abs(right - before[:, -100:].mean(axis=(0, 1))).max() < 12
-        elif kind == "slide":
-            assert np.abs(right - after[:, -100:].mean(axis=(0, 1))).max() < 12
-        elif kind == "dip-to-black":
-            assert middle.mean() < 0.25 * min(before.mean(), after.mean())
-        else:  # cut: every frame is one picture or the other
-            assert min(np.abs(middle - before).mean(), np.abs(middle - after).mean()) < 1
+    def decoded(seconds: float) -> np.ndarray:
+        return decode_frame(video, seconds, 320, 180).astype(float)
+
+    for at in (drawn, decoded):
+        for index, kind in enumerate(KINDS):
+            boundary = tl.scenes[index].end
+            before, after, middle = at(boundary - 0.5), at(boundary + 0.5), at(boundary)
+            colour = {"before": before.mean(axis=(0, 1)), "after": after.mean(axis=(0, 1))}
+            assert np.abs(colour["before"] - colour["after"]).max() > 30, (at.__name__, kind)  # two pictures
+            left, right = middle[:, :100].mean(axis=(0, 1)), middle[:, -100:].mean(axis=(0, 1))
+            where = (at.__name__, kind)
+            if kind == "wipe":  # the new picture comes in from the left
+                assert np.abs(left - after[:, :100].mean(axis=(0, 1))).max() < 12, where
+                assert np.abs(right - before[:, -100:].mean(axis=(0, 1))).max() < 12, where
+            elif kind == "slide":  # it pushes the old one out to the left
+                assert np.abs(right - after[:, -100:].mean(axis=(0, 1))).max() < 12, where
+                assert np.abs(left - before[:, :100].mean(axis=(0, 1))).max() < 12, where
+            elif kind == "dip-to-black":
+                assert middle.mean() < 0.25 * min(before.mean(), after.mean()), where
+            elif kind == "cut":  # every frame is one picture or the other
+                assert min(np.abs(middle - before).mean(), np.abs(middle - after).mean()) < 3, where
+            else:  # crossfade: the whole frame is half one picture, half the other
+                mixed = middle.mean(axis=(0, 1))
+                assert np.abs(mixed - (colour["before"] + colour["after"]) / 2).max() < 6, where
+                assert np.abs(middle - (before + after) / 2).mean() < 6, where
+                assert min(np.abs(mixed - colour["before"]).max(), np.abs(mixed - colour["after"]).max()) > 10
     planes = source._compose(int(tl.scenes[1].end * tl.fps), planar=True)  # the encoder's path too
     assert [p.shape for p in planes] == [(180, 320), (90, 160), (90, 160)]

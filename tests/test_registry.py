@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from storymode import registry
-from storymode.errors import BackendNotFound, UsageError
+from storymode.errors import BackendNotFound, MissingDependency, UsageError
 
 from .conftest import run_cli
 
@@ -52,7 +52,7 @@ def test_missing_dependency_names_extra():
 
     registry.register(NeedsTorch)
     try:
-        with pytest.raises(Exception, match=r'storymode\[hub\]'):
+        with pytest.raises(MissingDependency, match=r'needs surely_not_installed_mod: pip install "storymode\[hub\]"'):
             registry.create("illustrator", "needs-torch")
         rows = [r for r in registry.describe_all() if r.name == "needs-torch"]
         assert rows and not rows[0].usable and "storymode[hub]" in rows[0].why_not

@@ -17,9 +17,16 @@ MIN_PICTURE_SIDE = 16
 MAX_PICTURE_PIXELS = 80_000_000  # about 240 MB as RGB; a picture's size is checked before it is decoded
 
 
-def _smooth(p: float) -> float:
+def smooth(p: float) -> float:
+    """p (clamped to 0..1) eased in and out: the pace of motions, slides and wipes."""
     p = min(1.0, max(0.0, p))
     return p * p * (3 - 2 * p)
+
+
+def wipe_ramp(e: float, width: int) -> np.ndarray:
+    """How much of the coming picture each column shows at wipe progress e (0..1): a soft edge moving right."""
+    edge = max(2.0, width * 0.12)
+    return np.clip((e * (width + edge) - np.arange(width)) / edge, 0.0, 1.0).astype(np.float32)
 
 
 def open_picture(path: str | Path) -> Any:
@@ -84,7 +91,7 @@ def warp(cv2: Any, plane: np.ndarray, motion: Motion, p: float, width: int, heig
 
 
 def _affine(motion: Motion, p: float, width: int, height: int) -> np.ndarray:
-    e = _smooth(p)
+    e = smooth(p)
     z = motion.zoom_from + (motion.zoom_to - motion.zoom_from) * e
     cx = (motion.center_from[0] + (motion.center_to[0] - motion.center_from[0]) * e) * width
     cy = (motion.center_from[1] + (motion.center_to[1] - motion.center_from[1]) * e) * height
@@ -182,7 +189,7 @@ class FrameSource:
             return tuple(cv2.addWeighted(p, level, p, 0, b * (1 - level))
                          for p, b in zip(self._render(seg, t, planar), blacks))
         old, new = self._render(leaving, t, planar), self._render(coming, t, planar)
-        e = _smooth(a)
+        e = smooth(a)
         if kind == "slide":  # the new picture pushes the old one out to the left
             out = []
             for x, y in zip(old, new):
@@ -192,9 +199,7 @@ class FrameSource:
         if kind == "wipe":  # a soft edge sweeps from left to right
             out = []
             for x, y in zip(old, new):
-                width = x.shape[1]
-                edge = max(2.0, width * 0.12)
-                ramp = np.clip((e * (width + edge) - np.arange(width)) / edge, 0.0, 1.0).astype(np.float32)
+                ramp = wipe_ramp(e, x.shape[1])
                 ramp = ramp[None, :, None] if x.ndim == 3 else ramp[None, :]
                 out.append((x + (y.astype(np.float32) - x) * ramp).astype(np.uint8))
             return tuple(out)
