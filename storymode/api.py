@@ -15,7 +15,18 @@ from .workspace import Workspace
 
 
 def _settings(options: dict[str, Any], config: str | Path | None, profile: str | None) -> Settings:
-    return resolve_settings(options, config=Path(config) if config else None, profile=profile)
+    """The settings in force: settings=a Settings already resolved (the CLI's), or resolved here from the
+    setting overrides, the config file and the profile."""
+    given = options.pop("settings", None)
+    if given is None:
+        return resolve_settings(options, config=Path(config) if config else None, profile=profile)
+    if not isinstance(given, Settings):
+        raise TypeError("settings= takes a storymode.Settings (see storymode.config.resolve_settings)")
+    extra = [name for name, value in options.items() if value is not None] + (["config"] if config else []) + (
+        ["profile"] if profile else [])
+    if extra:
+        raise TypeError(f"settings= is already resolved; do not also pass {', '.join(extra)}")
+    return given
 
 
 def make(prompt: str | None = None, *, out: str | Path, from_file: str | Path | None = None,

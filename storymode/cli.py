@@ -101,19 +101,18 @@ def narration_audio_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _api_arguments(params: dict[str, Any]) -> tuple[dict[str, Any], Path | None]:
-    """What the flags hand to every API call: the setting overrides (every Settings field has its flag), -o
-    KEY=VALUE options placed on the chosen backends, --config, --profile and --fresh; and the output path of
-    -o PATH (or --out)."""
-    from .config import place_options, resolve_settings
+    """What the flags hand to every API call: the settings in force, resolved once (defaults, --config and
+    --profile, the environment, every Settings field's flag, -o KEY=VALUE options placed on the chosen
+    backends), and --fresh; and the output path of -o PATH (or --out)."""
+    from .config import place_options, resolve_settings, with_options
     from .registry import STAGES
 
     out, pairs = _outputs_and_options(params)
     overrides = {name: params.get(name) for name in SETTING_NAMES}
+    settings = resolve_settings(overrides, config=params.get("config"), profile=params.get("profile"))
     if pairs:  # an option goes to the chosen backend that has it: the settings in force say which that is
-        chosen = resolve_settings(overrides, config=params.get("config"), profile=params.get("profile"))
-        overrides["options"] = place_options(pairs, {stage: chosen.backend(stage) for stage in STAGES})
-    return {**overrides, "config": params.get("config"), "profile": params.get("profile"),
-            "fresh": params["fresh"]}, out
+        settings = with_options(settings, place_options(pairs, {stage: settings.backend(stage) for stage in STAGES}))
+    return {"settings": settings, "fresh": params["fresh"]}, out
 
 
 def _outputs_and_options(params: dict[str, Any]) -> tuple[Path | None, list[str]]:

@@ -364,6 +364,14 @@ def place_options(pairs: list[str], chosen: dict[str, str]) -> dict[str, dict[st
     return out
 
 
+def with_options(settings: Settings, placed: dict[str, dict[str, Any]]) -> Settings:
+    """The settings with backend options added (placed by place_options), validated like any other."""
+    try:
+        return Settings.model_validate(merge(settings.model_dump(), {"options": placed}))
+    except ValidationError as err:
+        raise _explain(err, None) from None
+
+
 # ---------------------------------------------------------------- all together
 def resolve_settings(overrides: dict | None = None, *, config: Path | None = None, profile: str | None = None,
                      environ: dict[str, str] | None = None, trust_config: bool = False) -> Settings:

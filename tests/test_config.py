@@ -30,3 +30,14 @@ def test_options_placed_on_the_backend_that_has_them():
         place_options(["nothing=1"], chosen)
     assert parse_option("preset=fast") == (None, "preset", "fast")
     assert looks_like_option("a=1") and not looks_like_option("fox.mp4") and not looks_like_option("out/x.mp4")
+
+
+def test_api_takes_settings_resolved_once(tmp_path):
+    import storymode
+    from storymode.config import resolve_settings, with_options
+
+    settings = with_options(resolve_settings({"scenes": 1}, environ={}), {"writer": {"shape": "fable"}})
+    story = storymode.write("a fox who learns to share", story_dir=tmp_path / "f.storymode", settings=settings)
+    assert len(story.scenes) == 1
+    with pytest.raises(TypeError, match="already resolved; do not also pass scenes"):
+        storymode.write("a fox", story_dir=tmp_path / "g.storymode", settings=settings, scenes=2)
