@@ -63,6 +63,8 @@ def test_gallery_builds_and_escapes(site: dict) -> None:
     assert not re.search(r"""(src|href|poster)=["']?(https?:|//|/)""", text), "relative links only"
     assert text.count("<video ") == 2 and text.count('<track kind="captions"') == 2
     assert "owl sat on a branch" in text, "a text example shows its first lines"
+    footer = text[text.index("<footer>"):]  # the credits of the backends that made these stories, once each
+    assert footer.count("Illustrations use OpenMoji") == 1 and "Voices: hibari" in footer
 
 
 def test_second_build_is_all_cached(site: dict) -> None:

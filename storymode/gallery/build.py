@@ -97,7 +97,8 @@ def build_story(example: Example, out_dir: Path) -> GalleryStory:
         seconds=time.perf_counter() - t0, cached=cached, duration=result.duration, video=video,
         vtt=result.vtt, srt=result.srt, poster=poster, storybook=storybook if storybook.exists() else None,
         width=timeline.width, height=timeline.height, scenes=len(result.story.scenes),
-        speakers=len(result.story.speakers), prompt=example.prompt, text_preview=text_preview, options=shown)
+        speakers=len(result.story.speakers), prompt=example.prompt, text_preview=text_preview, options=shown,
+        credits=tuple(timeline.credits))
 
 
 # ---------------------------------------------------------------- the whole gallery

@@ -99,6 +99,8 @@ def write_index(stories: list[GalleryStory], out_dir: Path, seconds: float) -> P
     cards = "\n".join(_card(s, out_dir) for s in stories)
     cached = sum(s.cached for s in built)
     cached_note = f" ({cached} of {len(built)} stories from the cache)" if cached else ""
+    # what the stories' own end cards credit (the backends that made them), each line once
+    credits = "<br>".join(_e(line) for line in dict.fromkeys(c for s in built for c in s.credits))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -113,8 +115,8 @@ Every video has captions (CC); each storybook page reads its story aloud, word b
 </main>
 <footer><p>Rebuild: <code>storymode gallery examples/ -o site</code> (or <code>python examples/build_gallery.py
 -o site</code>). This build took {seconds:.0f} s{cached_note} with storymode {_e(__version__)}.</p>
-<p>Illustrations use OpenMoji (openmoji.org), CC BY-SA 4.0. Narration: hibari-tts. The music bed (lullaby.ogg) was
-made by the storymode project from sine waves. Fonts: DejaVu Sans.</p></footer>
+<p>{credits}</p>
+<p>The music bed (lullaby.ogg) was made by the storymode project from sine waves. Fonts: DejaVu Sans.</p></footer>
 </body></html>
 """
     index = out_dir / "index.html"

@@ -28,6 +28,7 @@ class GalleryStory:
     prompt: str | None = None
     text_preview: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    credits: tuple[str, ...] = ()  # the end card's lines: who wrote, voiced and drew it
     error: str | None = None
     exit_code: int = 0
 
