@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_API = {"make", "write", "narrate", "illustrate", "render", "compose", "Result", "Settings", "load_story"}
+_API = {"make", "write", "narrate", "illustrate", "render", "compose", "export", "Result", "Settings", "load_story"}
 _MODELS = {"Story", "Character", "Scene", "Line", "Brief"}
 
 if TYPE_CHECKING:
-    from .api import compose, illustrate, load_story, make, narrate, render, write
+    from .api import compose, export, illustrate, load_story, make, narrate, render, write
     from .config import Settings
     from .pipeline import Result
     from .story import Brief, Character, Line, Scene, Story
@@ -36,4 +36,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Brief", "Character", "Line", "Result", "Scene", "Settings", "Story", "__version__", "compose",
-           "illustrate", "load_story", "make", "narrate", "render", "write"]
+           "export", "illustrate", "load_story", "make", "narrate", "render", "write"]

@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings, resolve_settings
+from .errors import UsageError
 from .events import Listener, ignore
+from .outputs.base import EXPORT_NAMES as FORMAT_NAMES, PAGE_SIZES
 from . import pipeline
 from .pipeline import (Result, clean_prompt, default_story_dir, illustrate_stage, narrate_stage, read_user_text, run,
                        write_stage)
@@ -116,5 +118,23 @@ def compose(story_dir: str | Path, *, out: str | Path | None = None, fresh: bool
                   narration_audio=narration_audio, **options).timeline
 
 
-__all__ = ["make", "write", "narrate", "illustrate", "render", "compose", "Result", "Story", "Settings",
+def export(story_dir: str | Path, formats: str | list[str] | tuple[str, ...] = "all", *, page_size: str = "a4",
+           fresh: bool = False, on_event: Listener = ignore) -> dict[str, Path]:
+    """Write the storybook page, the read-aloud EPUB, the PDF book or the editor timelines (formats: "epub,pdf",
+    a list, or "all") of a composed story folder under its exports/; returns format -> file. Cached like the
+    other outputs.
+
+    >>> storymode.export("fox.storymode", "epub,pdf", page_size="letter")  # doctest: +SKIP
+    """
+    from .outputs.formats import parse_formats
+
+    names = parse_formats(formats)
+    if not names:
+        raise UsageError("name at least one export format: " + ", ".join(FORMAT_NAMES) + " (or all)")
+    if page_size not in PAGE_SIZES:
+        raise UsageError(f"unknown page size {page_size!r}; the sizes are: {', '.join(PAGE_SIZES)}")
+    return pipeline.export(Path(story_dir), names, page_size, fresh=fresh, emit=on_event)
+
+
+__all__ = ["make", "write", "narrate", "illustrate", "render", "compose", "export", "Result", "Story", "Settings",
            "default_story_dir", "load_story"]

@@ -40,6 +40,10 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--music", type=str, help="Music bed under the narration (ducked while the voice speaks)."),
         click.option("--align", type=click.Choice(_choices("align")),
                      help="Word timings for captions by Whisper alignment (auto: when storymode[align] is installed)."),
+        click.option("--export", type=str, metavar="FORMATS",
+                     help="Also write, under the story folder's exports/: epub, pdf, otio, fcpxml, kdenlive "
+                          "(comma-separated), or all."),
+        click.option("--page-size", type=click.Choice(_choices("page_size")), help="The PDF book's trim (default a4)."),
         click.option("--writer", type=str, help="Writer backend (see `storymode backends`)."),
         click.option("--narrator", type=str, help="Narrator backend."),
         click.option("--illustrator", type=str, help="Illustrator backend."),
@@ -183,7 +187,15 @@ def make(prompt: str | None, from_file: Path | None, story_dir: Path | None, **p
     if not params["quiet"] and params["progress_kind"] != "json":
         click.echo(f"{result.story.title!r}: {result.duration:.1f} s, {len(result.story.scenes)} scenes")
         click.echo(f"  video      {result.video}\n  captions   {result.srt}, {result.vtt}\n"
-                   f"  storybook  {result.storybook}\n  story      {result.story_dir}")
+                   f"  story      {result.story_dir}")
+        _echo_exports(result.exports)
+
+
+def _echo_exports(exports: dict[str, Path]) -> None:
+    """One line per exported file, named by what it is."""
+    names = {"html": "storybook"}
+    for name, path in exports.items():
+        click.echo(f"  {names.get(name, name):<10} {path}")
 
 
 def _dir_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -250,11 +262,43 @@ def compose(story_dir: Path, **params: Any) -> None:
         if not folder.name:
             raise UsageError(f"the story folder {story_dir} has no name to give the video; give -o NAME.mp4")
         out = folder.with_suffix(".mp4")
-    timeline = _run_with_view(params, lambda view: api.compose(
-        story_dir, out=out, force=params["force"], on_event=view, narration_audio=params.get("narration_audio"),
+    result = _run_with_view(params, lambda view: api.render(
+        story_dir, out, force=params["force"], on_event=view, narration_audio=params.get("narration_audio"),
         **arguments))
     if not params["quiet"] and params["progress_kind"] != "json":
-        click.echo(f"{timeline.duration:.1f} s -> {out}")
+        click.echo(f"{result.duration:.1f} s -> {out}")
+        _echo_exports(result.exports)
+
+
+@cli.command("export")
+@_dir_option
+@click.option("--format", "formats", required=True, metavar="FORMATS",
+              help="epub, pdf, otio, fcpxml, kdenlive, html (comma-separated), or all.")
+@click.option("--page-size", type=click.Choice(_choices("page_size")), default="a4", show_default=True,
+              help="The PDF book's trim: A4 or US Letter portrait, or an 8.5 in square.")
+@click.option("--fresh", is_flag=True, help="Write the files again even when they are up to date.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--progress", "progress_kind", type=click.Choice(["bar", "json", "none"]), default="bar",
+              help="Progress as bars (default), JSON lines on stdout, or none.")
+@guarded
+def export_command(story_dir: Path, formats: str, page_size: str, fresh: bool, **params: Any) -> None:
+    """Write a composed story as a read-aloud EPUB, a PDF picture book or an editor timeline.
+
+    \b
+    Files land in the story folder's exports/:
+      html      storybook.html      the storybook web page
+      epub      book.epub           EPUB 3 with read-aloud Media Overlays
+      pdf       book-SIZE.pdf       printable picture book (--page-size a4, letter, square)
+      otio      timeline.otio       OpenTimelineIO
+      fcpxml    timeline.fcpxml     Final Cut Pro / DaVinci Resolve
+      kdenlive  timeline.kdenlive   Kdenlive project
+    """
+    from . import api
+
+    made = _run_with_view(params, lambda view: api.export(story_dir, formats, page_size=page_size, fresh=fresh,
+                                                          on_event=view))
+    if not params["quiet"] and params["progress_kind"] != "json":
+        _echo_exports(made)
 
 
 @cli.command()

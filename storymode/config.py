@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import StorymodeError, UsageError, describe_error, error_location, shown_value
+from .outputs.base import PageSize
+from .outputs.formats import parse_formats
 from .registry import DEFAULTS, STAGES
 from .story import MAX_SCENES
 from .timeline import ASPECTS, RESOLUTIONS
@@ -63,6 +65,17 @@ class Settings(BaseModel):
     align: Literal["auto", "on", "off"] = Field("auto", description="word timings by Whisper alignment "
                                                 "(auto: when the [align] extra is installed)")
     seed: int = Field(0, ge=0, le=2**32 - 1)
+    export: tuple[str, ...] = Field((), description="files made besides the video and the storybook page, under "
+                                    "the story folder's exports/: epub, pdf, otio, fcpxml, kdenlive, html, or all")
+    page_size: PageSize = Field("a4", description="the PDF book's trim: a4, letter (portrait) or square (8.5 in)")
+
+    @field_validator("export", mode="before")
+    @classmethod
+    def _known_formats(cls, value: Any) -> tuple[str, ...]:
+        try:
+            return parse_formats(value)
+        except UsageError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("options")
     @classmethod

@@ -7,7 +7,7 @@ from typing import Any
 
 from .events import Event
 
-STAGE_LABELS = {"write": "Writing", "narrate": "Narrating", "illustrate": "Illustrating", "compose": "Rendering"}
+STAGE_LABELS = {"write": "Writing", "narrate": "Narrating", "illustrate": "Illustrating", "compose": "Rendering", "export": "Exporting"}
 
 
 class JsonLines:

@@ -21,7 +21,7 @@ from typing import IO, Any
 from .errors import LockedError, UsageError
 
 LOCK_NAME = ".lock"
-FOLDERS = ("narration", "art", "build")
+FOLDERS = ("narration", "art", "build", "exports")
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # O_NONBLOCK: a fifo cannot hang an open
 _LOCK_MAX = 32  # a pid and a newline; anything longer is not a lock storymode wrote
 _SPECIAL = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
@@ -244,7 +244,7 @@ def lock_folder(folder: Path) -> int | None:
 
 
 class Workspace:
-    """A story folder: story.json, manifest.json, narration/, art/, build/."""
+    """A story folder: story.json, manifest.json, narration/, art/, build/, exports/."""
 
     def __init__(self, root: str | Path) -> None:
         self._given = Path(os.path.abspath(root))
@@ -285,6 +285,10 @@ class Workspace:
     def build_dir(self) -> Path:
         """Folder of timeline, captions and intermediate media (a link there is refused)."""
         return self._folder("build")
+
+    def exports_dir(self) -> Path:
+        """Folder of the storybook page, books and editor timelines (a link there is refused)."""
+        return self._folder("exports")
 
     def relative(self, path: Path) -> str:
         """path as named inside the story folder (for messages)."""

@@ -255,3 +255,15 @@ def open_page(browser, url: str, width: int = 1200, height: int = 1000):  # type
     page.on("request", lambda r: r.url.startswith(("http:", "https:")) and events["errors"].append(r.url))
     page.goto(url)
     return page, events
+
+
+@pytest.fixture(scope="session")
+def export_job(rendered: dict):
+    """The rendered fox story as an ExportJob: its story.json, the timeline its video was rendered from, its folder."""
+    from storymode.outputs.base import ExportJob
+    from storymode.story import load_story
+    from storymode.timeline import Timeline
+
+    story_dir = rendered["dir"]
+    timeline = Timeline.model_validate_json((story_dir / "build" / "timeline.json").read_text())
+    return ExportJob(story=load_story(story_dir / "story.json"), timeline=timeline, story_dir=story_dir)

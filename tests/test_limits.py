@@ -373,15 +373,16 @@ def _events(stdout: str) -> dict:
 
 def test_cli_resumes_without_force_after_the_storybook_step_failed(made, tmp_path):
     folder = _copy(made, tmp_path)
-    (folder / "storybook.html").unlink()
-    (folder / "storybook.html").mkdir()  # the page cannot be written: the step fails after the video is made
+    page = folder / "exports" / "storybook.html"
+    page.unlink()
+    page.mkdir()  # the page cannot be written: the step fails after the video is made
     proc = _compose(folder, tmp_path / "y.mp4")
     assert proc.returncode != 0 and (tmp_path / "y.mp4").exists()
-    (folder / "storybook.html").rmdir()
+    page.rmdir()
     again = run_cli("compose", "-d", str(folder), "-o", str(tmp_path / "y.mp4"), *TINY, "--progress", "json")
     assert again.returncode == 0, again.stderr
     assert _events(again.stdout)["compose"]["cached"] > 0  # the video was not rendered again
-    assert (folder / "storybook.html").is_file()
+    assert page.is_file()
 
 
 def test_cli_resumes_without_force_after_ctrl_c_once_the_last_frame_is_encoded(made, tmp_path):

@@ -184,7 +184,7 @@ def test_python_api_and_stage_commands(tmp_path):
     result = storymode.make("a kind dragon who is afraid of the dark", out=tmp_path / "d.mp4", scenes=1,
                             resolution="480p", aspect="9:16", seed=7)
     assert result.video and result.video.exists()
-    assert set(result.stage_seconds) == {"write", "narrate", "illustrate", "compose"}
+    assert set(result.stage_seconds) == {"write", "narrate", "illustrate", "compose", "export"}
     assert result.duration > 3 and result.story.seed == 7
     assert probe(result.video)["video"]["width"] == 480 and probe(result.video)["video"]["height"] == 854
     # the stage commands work on the same folder: edit nothing, compose to a second file

@@ -93,7 +93,7 @@ def test_a_whole_story_with_a_plugin_backend_for_every_stage(plugin: dict, tmp_p
     assert timeline["credits"][:3] == [f"Written by storymode {_version()} (tiny)", "Voices: tiny", "Pictures: tiny"]
     assert timeline["credits"][3:] == [*OWED, "Rendered by the tiny composer"]
     assert not any("OpenMoji" in line for line in timeline["credits"])
-    page = (folder / "storybook.html").read_text()
+    page = (folder / "exports" / "storybook.html").read_text()
     assert all(f"<li>{line}</li>" in page for line in timeline["credits"])
 
     # the composer was given the chapter titles, the metadata with the credits, and the timeline
@@ -116,7 +116,7 @@ def test_a_whole_story_with_a_plugin_backend_for_every_stage(plugin: dict, tmp_p
                     "-o", "narrator.pitch_hz=330", "--progress", "json", cwd=tmp_path, env=plugin["env"])
     assert again.returncode == 0, again.stderr
     ends = [e for e in map(json.loads, again.stdout.splitlines()) if e["kind"] == "stage-end"]
-    assert [e["stage"] for e in ends] == ["write", "narrate", "illustrate", "compose"]
+    assert [e["stage"] for e in ends] == ["write", "narrate", "illustrate", "compose", "export"]
     assert all(e.get("cached", 0) == e["total"] for e in ends), ends
 
 
@@ -165,7 +165,7 @@ def test_render_returns_a_frozen_result_that_carries_the_timeline(plugin: dict, 
     saved = Timeline.model_validate_json((folder / "build" / "timeline.json").read_text())
     assert result.timeline == saved and result.duration == saved.duration and len(saved.scenes) == 2
     assert result.video == out and probe(out)["duration"] == pytest.approx(saved.duration, abs=0.15)
-    assert result.story.title == "Tiny a lamp" and set(result.stage_seconds) == {"narrate", "illustrate", "compose"}
+    assert result.story.title == "Tiny a lamp" and set(result.stage_seconds) == {"narrate", "illustrate", "compose", "export"}
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.timeline = saved  # type: ignore[misc]
     assert storymode.compose(folder, out=out, **choices) == saved

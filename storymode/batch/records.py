@@ -103,7 +103,7 @@ def finished(job: Job) -> bool:
     own = manifest.get("output") or {}
     return (record.get("key") == job.key and own.get("path") == str(video.resolve())
             and own.get("stamp") == file_stamp(video) and srt.exists() and vtt.exists()
-            and (story_dir / "storybook.html").exists())
+            and (story_dir / "exports" / "storybook.html").exists())
 
 
 def result_from_record(job: Job, status: str) -> JobResult:

@@ -1,4 +1,4 @@
-"""The compose stage: the timeline, the captions, the video and the storybook page."""
+"""The compose stage: the timeline, the captions and the video (exports.py makes the storybook page and the rest)."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,7 @@ from ..timeline import LineAudio, Timeline, build_timeline, frame_size
 from ..workspace import Workspace, artifact_key, atomic_write_text, file_sha256, file_stamp
 from .reading import META as READING_META
 from .common import stage_backend
+from .exports import TIMELINE_META, story_key
 from .outputs import (FileStamp, RenderedVideo, check_output, claim, is_own, output_paths, rendered_output,
                       staged_path, write_sidecar)
 
@@ -67,7 +68,6 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     from ..composers.audio import check_music
     from ..composers.base import Composer
     from ..composers.captions import to_srt, to_vtt
-    from ..outputs.storybook_page import write_storybook
 
     t0 = time.perf_counter()
     check_output(out, ws, force)
@@ -81,6 +81,7 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
                               credits=end_card_credits(settings, read_aloud, owed),
                               music=music)
     atomic_write_text(ws.build_dir() / "timeline.json", timeline.model_dump_json(indent=1))
+    ws.set_meta(TIMELINE_META, {"story": story_key(story)})  # exports made later check they show this story
     metadata = video_metadata(story, owed)
     # narration files are content-addressed, so their names stand for their bytes in the key
     music_stamp = file_stamp(Path(music)) if music else None
@@ -89,7 +90,6 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
     own = rendered_output(ws)
     frames = round(timeline.duration * timeline.fps)
     emit(Event("stage-start", "compose", total=frames))
-    storybook = ws.root / "storybook.html"
     if force:  # the user let us overwrite what is there: a rerun after an interrupt needs no --force again
         for path in (video, srt, vtt):
             if not is_own(ws, path):
@@ -105,11 +105,6 @@ def compose_stage(ws: Workspace, story: Story, lines: list[list[LineAudio]], ima
             emit(Event("step", "compose", done=done, total=total))
 
         _render(ws, composer, timeline, out, key, metadata, progress, titles)
-    elif storybook.is_file():
-        emit(Event("stage-end", "compose", done=frames, total=frames, cached=frames,
-                   seconds=time.perf_counter() - t0))
-        return timeline, True
-    write_storybook(story, timeline, storybook)
     emit(Event("stage-end", "compose", done=frames, total=frames, cached=frames if rendered else 0,
                seconds=time.perf_counter() - t0))
     return timeline, rendered

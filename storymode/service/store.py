@@ -21,7 +21,7 @@ JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 ACTIVE = ("queued", "running")
 RESULTS = {"video": (VIDEO_NAME, "video/mp4"), "srt": ("story.srt", "application/x-subrip"),
            "vtt": ("story.vtt", "text/vtt"), "story": ("story.storymode/story.json", "application/json"),
-           "storybook": ("story.storymode/storybook.html", "text/html")}
+           "storybook": ("story.storymode/exports/storybook.html", "text/html")}
 log = logging.getLogger("storymode.service")
 
 
