@@ -37,8 +37,8 @@ def _cached(events: list[Event]) -> int:
 def test_make_writes_the_storybook_page_under_exports(rendered: dict) -> None:
     page = rendered["dir"] / "exports" / "storybook.html"
     assert page.is_file() and "<section class=\"page\"" in page.read_text(encoding="utf-8")
-    record = manifest(rendered["dir"])["exports"]["html"]
-    assert record["file"] == "exports/storybook.html" and len(record["sha256"]) == 64
+    record = manifest(rendered["dir"])["exports"]["exports/storybook.html"]
+    assert record["format"] == "html" and len(record["sha256"]) == 64
 
 
 def test_an_export_is_reused_until_its_file_or_story_changes(folder: Path) -> None:

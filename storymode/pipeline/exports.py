@@ -18,7 +18,7 @@ from ..timeline import Timeline
 from ..workspace import Workspace, artifact_key, atomic_path, file_sha256
 from .outputs import FileClaim, FileStamp
 
-META = "exports"  # manifest entry: format -> {"file", "key", "stamp", "sha256"}
+META = "exports"  # manifest entry: file (exports/NAME) -> {"format", "key", "stamp", "sha256"}
 TIMELINE_META = "timeline"  # manifest entry: {"story": key of the story the last timeline was built from}
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -39,10 +39,10 @@ def _key(fmt: ExportFormat, job: ExportJob) -> str:
                         job.timeline.model_dump(mode="json"))
 
 
-def _is_current(ws: Workspace, fmt: ExportFormat, job: ExportJob, dest: Path, key: str) -> bool:
+def _is_current(ws: Workspace, dest: Path, key: str) -> bool:
     records = ws.get_meta(META)
-    record = records.get(fmt.name) if isinstance(records, dict) else None
-    if not isinstance(record, dict) or record.get("key") != key or record.get("file") != ws.relative(dest):
+    record = records.get(ws.relative(dest)) if isinstance(records, dict) else None
+    if not isinstance(record, dict) or record.get("key") != key:
         return False
     try:
         claim = FileClaim.model_validate(record)
@@ -55,8 +55,8 @@ def _remember(ws: Workspace, fmt: ExportFormat, dest: Path, key: str) -> None:
     records = ws.get_meta(META)
     records = records if isinstance(records, dict) else {}
     stamp = FileStamp.of(dest)
-    records[fmt.name] = {"file": ws.relative(dest), "key": key, "sha256": file_sha256(dest),
-                         "stamp": stamp.model_dump() if stamp else None}
+    records[ws.relative(dest)] = {"format": fmt.name, "key": key, "sha256": file_sha256(dest),
+                                  "stamp": stamp.model_dump() if stamp else None}
     ws.set_meta(META, records)
 
 
@@ -88,7 +88,7 @@ def export_stage(ws: Workspace, story: Story, timeline: Timeline, formats: tuple
         fmt = FORMATS[name]
         dest = folder / fmt.file_name(job)
         key = _key(fmt, job)
-        if not fresh and _is_current(ws, fmt, job, dest, key):
+        if not fresh and _is_current(ws, dest, key):
             cached += 1
         else:
             _write(fmt, job, dest, ws.relative(dest))
