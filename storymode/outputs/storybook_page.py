@@ -6,23 +6,20 @@ import html
 import io
 import json
 import re
-import subprocess
 import tempfile
 from pathlib import Path
 
-from ..composers.audio import place_clips
-from ..sound.wav import TRACK_RATE, write_wav
 from ..composers.frames import open_picture
-from ..errors import UsageError
 from ..story import NARRATOR, Story
-from ..timeline import BREAK_MARK, AudioClip, Timeline, TimelineScene, WordCue
+from ..timeline import Timeline, TimelineScene
 from ..workspace import atomic_write_text
+from .base import ExportJob
+from .scene_audio import AUDIO_LEAD_S, AUDIO_TAIL_S, write_scene_mp3
+# the word helpers under the names this module (and tests/test_limits.py) always used
+from .scene_audio import align_words as _align, scene_clips as _scene_clips, spoken_words as _split_words
 
 MAX_PICTURE_SIDE = 1280
 JPEG_QUALITY = 85
-AUDIO_BITRATE = "48k"  # mono speech; MP3 because every browser plays it (Safari, Firefox, codec-less Chromium builds)
-AUDIO_LEAD_S = 0.15  # silence kept before the first word
-AUDIO_TAIL_S = 0.35
 WORD_HOLD_S = 0.4  # keep a word lit across pauses shorter than this
 
 
@@ -38,60 +35,9 @@ def _picture_uri(path: str) -> str:
 
 def _scene_audio_uri(timeline: Timeline, scene: TimelineScene, start: float, end: float, tmp: Path) -> str:
     """The scene's clips mixed at their offsets from start, encoded as MP3."""
-    from ..ffmpeg_exe import ffmpeg_exe
-
-    track = place_clips(_scene_clips(timeline, scene), start, end)
-    wav, mp3 = tmp / f"scene{scene.index}.wav", tmp / f"scene{scene.index}.mp3"
-    write_wav(wav, track, TRACK_RATE)
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "1",
-                           "-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE, str(mp3)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise UsageError(f"could not encode the storybook audio: {proc.stderr.strip()[-400:]}")
+    mp3 = tmp / f"scene{scene.index}.mp3"
+    write_scene_mp3(timeline, scene, start, end, mp3)
     return "data:audio/mpeg;base64," + base64.b64encode(mp3.read_bytes()).decode("ascii")
-
-
-def _scene_clips(timeline: Timeline, scene: TimelineScene) -> list[AudioClip]:
-    """The narration clips that start in the scene."""
-    return [c for c in timeline.audio if scene.start <= c.start < scene.end]
-
-
-def _norm(word: str) -> str:
-    return re.sub(r"\W+", "", word.casefold())
-
-
-def _split_words(words: list[WordCue]) -> list[tuple[str, float, float]]:
-    """One entry per spoken token; a cue word holding several tokens shares its time by length, and the pieces
-    of a word broken across caption lines (ending in BREAK_MARK) are joined again."""
-    out: list[tuple[str, float, float]] = []
-    joining = False
-    for w in words:
-        parts = w.text.split() or [w.text]
-        total = sum(len(p) for p in parts) or 1
-        t = w.start
-        for p in parts:
-            d = (w.end - w.start) * len(p) / total
-            if joining:
-                out[-1] = (out[-1][0][: -len(BREAK_MARK)] + p, out[-1][1], t + d)
-            else:
-                out.append((p, t, t + d))
-            joining = p.endswith(BREAK_MARK)
-            t += d
-    return out
-
-
-def _align(tokens: list[str], spoken: list[tuple[str, float, float]]) -> list[int]:
-    """For each spoken word, the index of the displayed token it belongs to (in order; -1 when none)."""
-    if len(tokens) == len(spoken):
-        return list(range(len(tokens)))
-    out, j = [], 0
-    for word, _, _ in spoken:
-        key = _norm(word)
-        hit = next((k for k in range(j, min(j + 6, len(tokens))) if _norm(tokens[k]) == key), None)
-        if hit is None and key and j < len(tokens):
-            hit = j
-        out.append(-1 if hit is None else hit)
-        j = hit + 1 if hit is not None else j
-    return out
 
 
 def _page(story: Story, index: int, scene: TimelineScene, timeline: Timeline, tmp: Path,
@@ -305,3 +251,8 @@ _SCRIPT = r"""
   show(wanted > 0 ? wanted - 1 : 0, false);
 })();
 """
+
+
+def write_page(job: ExportJob, dest: Path) -> None:
+    """The storybook page as an export format (formats.py): the job's story and timeline, written to dest."""
+    write_storybook(job.story, job.timeline, dest)
