@@ -334,17 +334,41 @@ def voices(say: str | None, voice: str, out: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--writer", type=str, help="Probe this writer with the options given.")
+@click.option("--narrator", type=str, help="Probe this narrator with the options given.")
+@click.option("--illustrator", type=str, help="Probe this illustrator with the options given.")
+@click.option("-o", "--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A backend option (STAGE.KEY=VALUE), as for make.")
+@click.option("--config", type=click.Path(path_type=Path), help="Settings file (default ./storymode.toml).")
+@click.option("--profile", type=str, help="A [profiles.NAME] table of the settings file.")
+@click.option("--no-probe", is_flag=True, help="Do not ask the servers of remote backends whether they answer.")
 @guarded
-def backends() -> None:
-    """List every backend, whether it is usable here, and what installs it if not."""
-    from .registry import describe_all
+def backends(writer: str | None, narrator: str | None, illustrator: str | None, option_pairs: tuple[str, ...],
+             config: Path | None, profile: str | None, no_probe: bool) -> None:
+    """List every backend, whether it is usable here, and what installs it if not; for those that talk to a
+    server (openai, comfyui), whether it answers now with the settings in force, and what to set if not."""
+    from .config import place_options, resolve_settings, with_options
+    from .reach import probe_all
+    from .registry import STAGES, describe_all
 
-    for row in describe_all():
+    rows = describe_all()
+    reach: dict[tuple[str, str], tuple[bool, str]] = {}
+    if not no_probe:
+        chosen = {"writer": writer, "narrator": narrator, "illustrator": illustrator}
+        settings = resolve_settings(chosen, config=config, profile=profile)
+        if option_pairs:
+            settings = with_options(settings, place_options(list(option_pairs),
+                                                            {stage: settings.backend(stage) for stage in STAGES}))
+        reach = probe_all([(row.stage, row.name) for row in rows if row.usable], settings)
+    for row in rows:
         mark = "yes" if row.usable else "no "
         default = " (default)" if row.default else ""
         click.echo(f"{row.stage:<12} {row.name:<12} {mark}  {row.description}{default}")
         if not row.usable:
             click.echo(f"{'':<12} {'':<12}      -> {row.why_not}")
+        elif (row.stage, row.name) in reach:
+            ok, said = reach[(row.stage, row.name)]
+            click.echo(f"{'':<12} {'':<12}      -> {'reachable' if ok else 'not reachable'}: {said}")
 
 
 @cli.command()

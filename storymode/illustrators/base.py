@@ -1,6 +1,7 @@
 """The illustrator interface: illustrate(request) -> Illustration."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,3 +48,9 @@ class Illustrator(Backend):
     def illustrate(self, request: IllustrationRequest) -> Illustration:
         """The picture for one scene."""
         raise NotImplementedError
+
+    def illustrate_each(self, requests: Sequence[IllustrationRequest]) -> Iterator[Illustration]:
+        """The pictures for several scenes, yielded in their order as each is ready. One at a time here; a backend
+        that calls a server overrides it to keep several requests in flight."""
+        for request in requests:
+            yield self.illustrate(request)

@@ -32,7 +32,9 @@ def warnings_said(emit: Listener, stage: str) -> Iterator[None]:
     """A backend's UserWarnings (not libraries' deprecation notices) become warning events: said, never silent."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            emit(Event("warning", stage, message=str(warning.message)))
+        try:
+            yield
+        finally:  # said even when a later step fails
+            for warning in caught:
+                if issubclass(warning.category, UserWarning):
+                    emit(Event("warning", stage, message=str(warning.message)))
