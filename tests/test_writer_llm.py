@@ -208,8 +208,7 @@ def requests_for(server, model: str) -> list[dict]:
 def http_writer(server, model: str, **opts):
     from storymode.writers.llm.openai_http import OpenAIWriter
 
-    opts = {"base_url": server["url"], "model": model, "api_key_env": "STORYMODE_TEST_KEY", "backoff": 0.2,
-            "timeout": 30, **opts}
+    opts = {"base_url": server["url"], "model": model, "api_key_env": "STORYMODE_TEST_KEY", "timeout": 30, **opts}
     return OpenAIWriter(OpenAIWriter.Options(**opts))
 
 
@@ -226,7 +225,8 @@ def test_http_ok_sends_key_and_schema_and_never_stores_it(server, key, tmp_path)
     story = w.write(WriteRequest(prompt="a robot who wants to paint", scenes=4))
     assert len(story.scenes) == 4 and "robot" in all_text(story)
     reqs = requests_for(server, "ok")
-    assert reqs[-1]["headers"]["Authorization"] == f"Bearer {KEY}"
+    headers = {name.lower(): value for name, value in reqs[-1]["headers"].items()}  # names are case-insensitive
+    assert headers["authorization"] == f"Bearer {KEY}"
     assert reqs[-1]["body"]["response_format"]["type"] == "json_schema"
     folder = tmp_path / "story.storymode"
     folder.mkdir()
@@ -271,12 +271,12 @@ def test_http_500_after_retries(server, key):
     with pytest.raises(BackendError) as info:
         http_writer(server, "always500", max_retries=2).write(REQ)
     msg = str(info.value)
-    assert "after 3 tries: HTTP 500" in msg and KEY not in msg
+    assert "answered HTTP 500" in msg and KEY not in msg
     assert len(requests_for(server, "always500")) == 3
 
 
 def test_http_slow_times_out(server, key):
-    with pytest.raises(BackendError, match=r"no reply within 1 s") as info:
+    with pytest.raises(BackendError, match=r"no reply from \S+ within 1 s") as info:
         http_writer(server, "slow", timeout=1, max_retries=1).write(REQ)
     assert KEY not in str(info.value)
 
@@ -303,8 +303,8 @@ def test_http_server_down(key):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     w = OpenAIWriter(OpenAIWriter.Options(base_url=f"http://user:pw@127.0.0.1:{port}/v1", max_retries=1,
-                                          backoff=0.1, api_key_env="STORYMODE_TEST_KEY"))
-    with pytest.raises(BackendError, match="connection refused") as info:
+                                          api_key_env="STORYMODE_TEST_KEY"))
+    with pytest.raises(BackendError, match="nothing answered at .*is the server running") as info:
         w.write(REQ)
     assert "pw" not in str(info.value) and KEY not in str(info.value)
     assert "pw" not in json.dumps(w.fingerprint())
