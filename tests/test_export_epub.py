@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -16,7 +18,7 @@ import pytest
 
 from storymode.errors import UsageError
 from storymode.outputs.base import ExportJob
-from storymode.outputs.epub_book import ACTIVE_CLASS, MAX_PICTURE_SIDE, book_identifier, write_epub
+from storymode.outputs.epub_book import ACTIVE_CLASS, MAX_PICTURE_SIDE, ZIP_TIME, book_identifier, write_epub
 from storymode.outputs.scene_audio import audio_span, scene_cues_words, spoken_words
 from storymode.story import Story
 from storymode.timeline import Timeline
@@ -172,6 +174,69 @@ def test_the_package_names_the_story_and_its_accessibility(book: dict, export_jo
     assert active == ACTIVE_CLASS
     css = "".join(p.read_text(encoding="utf-8") for p in book["root"].rglob("*.css"))
     assert re.search(rf"\.{re.escape(active)}\s*\{{[^}}]*background", css)
+
+
+def test_the_container_holds_the_package_and_exactly_its_manifest(book: dict) -> None:
+    data = book["path"].read_bytes()
+    # a reading system sniffs the type at fixed offsets: the first local header is the mimetype, stored, no extra
+    signature, method, name_length, extra_length = (data[:4], *struct.unpack("<H", data[8:10]),
+                                                    *struct.unpack("<HH", data[26:30]))
+    assert (signature, method, name_length, extra_length) == (b"PK\x03\x04", 0, 8, 0)
+    assert data[30:58] == b"mimetypeapplication/epub+zip"
+    with zipfile.ZipFile(book["path"]) as archive:
+        names = archive.namelist()
+        assert archive.testzip() is None and len(names) == len(set(names))
+        assert all(info.date_time == ZIP_TIME for info in archive.infolist())
+        container = ET.fromstring(archive.read("META-INF/container.xml"))
+    rootfiles = container.findall(".//{urn:oasis:names:tc:opendocument:xmlns:container}rootfile")
+    assert [(r.get("full-path"), r.get("media-type")) for r in rootfiles] == [
+        ("EPUB/content.opf", "application/oebps-package+xml")]
+    opf = _opf(book["root"])
+    assert opf.get("version") == "3.0"
+    items = _manifest(opf)
+    hrefs = {f"EPUB/{item.get('href')}" for item in items.values()}
+    assert hrefs == set(names) - {"mimetype", "META-INF/container.xml", "EPUB/content.opf"}
+    types = {".xhtml": "application/xhtml+xml", ".jpg": "image/jpeg", ".mp3": "audio/mpeg", ".css": "text/css",
+             ".smil": "application/smil+xml"}
+    assert all(item.get("media-type") == types[Path(item.get("href")).suffix] for item in items.values())
+    assert [i for i in items.values() if "nav" in (i.get("properties") or "").split()] == [items["nav"]]
+    assert all(items[i.get("media-overlay")].get("media-type") == "application/smil+xml"
+               for i in items.values() if i.get("media-overlay"))
+    spine = [ref.get("idref") for ref in opf.iterfind("opf:spine/opf:itemref", NS)]
+    assert len(spine) == len(set(spine)) and all(items[i].get("media-type") == "application/xhtml+xml" for i in spine)
+    cover = [m.get("content") for m in opf.iterfind("opf:metadata/opf:meta", NS) if m.get("name") == "cover"]
+    assert cover and items[cover[0]].get("properties") == "cover-image"
+
+
+def test_the_same_story_makes_the_same_bytes_but_for_the_time_of_writing(book: dict, export_job: ExportJob,
+                                                                         tmp_path: Path) -> None:
+    write_epub(export_job, tmp_path / "again.epub")
+    with zipfile.ZipFile(book["path"]) as first, zipfile.ZipFile(tmp_path / "again.epub") as second:
+        assert first.namelist() == second.namelist()
+        differ = [name for name in first.namelist() if first.read(name) != second.read(name)]
+        assert set(differ) <= {"EPUB/content.opf"}
+        modified = re.compile(rb'<meta property="dcterms:modified">[^<]*</meta>')
+        assert (modified.sub(b"", first.read("EPUB/content.opf"))
+                == modified.sub(b"", second.read("EPUB/content.opf")))
+
+
+def test_the_book_is_written_without_any_epub_library(export_job: ExportJob, book: dict, tmp_path: Path) -> None:
+    script = (  # in a fresh interpreter where importing EbookLib fails
+        "import sys; sys.modules['ebooklib'] = None\n"
+        "from pathlib import Path\n"
+        "from storymode.outputs.base import ExportJob\n"
+        "from storymode.outputs.epub_book import write_epub\n"
+        "from storymode.story import load_story\n"
+        "from storymode.timeline import Timeline\n"
+        "folder, dest = Path(sys.argv[1]), Path(sys.argv[2])\n"
+        "timeline = Timeline.model_validate_json((folder / 'build' / 'timeline.json').read_text())\n"
+        "write_epub(ExportJob(load_story(folder / 'story.json'), timeline, folder), dest)\n")
+    proc = subprocess.run([sys.executable, "-c", script, str(export_job.story_dir), str(tmp_path / "plain.epub")],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with zipfile.ZipFile(tmp_path / "plain.epub") as plain, zipfile.ZipFile(book["path"]) as usual:
+        assert plain.namelist() == usual.namelist()
+        assert plain.read("EPUB/nav.xhtml") == usual.read("EPUB/nav.xhtml")
 
 
 def test_pages_pictures_and_navigation(book: dict, export_job: ExportJob) -> None:

@@ -110,10 +110,11 @@ def test_a_story_edited_since_its_compose_is_refused(folder: Path) -> None:
 
 
 def test_a_format_whose_library_is_missing_says_what_to_install(folder: Path, monkeypatch) -> None:
-    missing = dataclasses.replace(formats.FORMATS["epub"], needs=("no_such_module_storymode",))
-    monkeypatch.setitem(formats.FORMATS, "epub", missing)
-    with pytest.raises(UsageError, match=r"the epub export needs .*storymode\[epub\]"):
-        storymode.export(folder, "epub")
+    missing = dataclasses.replace(formats.FORMATS["pdf"], needs=("no_such_module_storymode",),
+                                  install="pip install no-such-module")
+    monkeypatch.setitem(formats.FORMATS, "pdf", missing)
+    with pytest.raises(UsageError, match=r"the pdf export needs libraries that are not installed: pip install no-su"):
+        storymode.export(folder, "pdf")
     assert not (folder / "exports").exists()  # refused before the folder was touched
 
 

@@ -217,3 +217,18 @@ def test_help_imports_no_spacy():
             "except SystemExit:\n    pass\nprint('SPACY=' + str('spacy' in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "SPACY=False", proc.stdout[-300:]
+
+
+@pytest.mark.parametrize("prompt, wish", [
+    ("a little robot who plants a garden on the moon", "plant a garden on the moon"),
+    ("a bear who knits hats for winter", "knit hats for winter"),
+    ("a girl who loves cats", None),  # a liking is not a deed to tell of
+])
+def test_the_heros_own_deed_is_the_wish(prompt, wish):
+    assert read_prompt(prompt).wish == wish
+
+
+def test_a_deed_is_what_the_story_tells():
+    story = PlannerWriter().write(WriteRequest(prompt="a little robot who plants a garden on the moon", scenes=6))
+    text = " ".join(line.text for scene in story.scenes for line in scene.lines)
+    assert "plant a garden on the moon" in text and "planted a garden on the moon" in text

@@ -2,8 +2,8 @@
 page. Each scene's narration is one MP3 file with a Media Overlay (SMIL) that has a reading system light up each
 word of the page as it is read, sentence by sentence.
 
-EbookLib writes the package (OPF, navigation, NCX, zip); the pages and the SMIL files are written here, because
-EbookLib re-parses pages as HTML (losing epub: attributes) and has no SMIL writer."""
+The pages, the overlays, the package document (OPF), the navigation document and the zip container are all
+written here with the standard library (EPUB 3 needs no NCX), so the book needs no EPUB library."""
 from __future__ import annotations
 
 import datetime
@@ -11,13 +11,13 @@ import html
 import io
 import os
 import re
+import stat
 import tempfile
 import uuid
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-from ebooklib import epub
 
 from .. import __version__
 from ..composers.frames import open_picture
@@ -61,7 +61,7 @@ xml:lang="{lang}">
 <head>
 <meta charset="UTF-8"/>
 <title>{title}</title>
-<link rel="stylesheet" type="text/css" href="../style/book.css"/>
+<link rel="stylesheet" type="text/css" href="{css}"/>
 </head>
 <body epub:type="{body_type}">
 {body}
@@ -76,6 +76,43 @@ _SMIL = """<?xml version="1.0" encoding="UTF-8"?>
 </body>
 </smil>
 """
+
+_NAV_BODY = """<nav epub:type="toc" id="toc" role="doc-toc">
+<h2>Contents</h2>
+<ol>
+{toc}
+</ol>
+</nav>
+<nav epub:type="landmarks" id="landmarks">
+<h2>Guide</h2>
+<ol>
+{landmarks}
+</ol>
+</nav>"""
+
+_OPF = """<?xml version="1.0" encoding="UTF-8"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="book-id" xml:lang="{lang}">
+<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">
+{metadata}
+</metadata>
+<manifest>
+{manifest}
+</manifest>
+<spine>
+{spine}
+</spine>
+</package>
+"""
+
+_CONTAINER = """<?xml version="1.0" encoding="UTF-8"?>
+<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" version="1.0">
+<rootfiles>
+<rootfile full-path="EPUB/content.opf" media-type="application/oebps-package+xml"/>
+</rootfiles>
+</container>
+"""
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # every zip entry's time: the same book is the same bytes (but for dcterms:modified)
 
 
 def _x(text: str) -> str:
@@ -344,33 +381,104 @@ def _credits_body(job: ExportJob) -> str:
             f"<li>Made into this book by storymode {_x(__version__)}.</li>\n</ul>\n</section>")
 
 
-def _xhtml(lang: str, title: str, body: str, body_type: str = "bodymatter") -> bytes:
-    return _XHTML.format(lang=_x(lang), title=_x(title), body=body, body_type=body_type).encode("utf-8")
-
-
-class _Page(epub.EpubHtml):
-    """An XHTML page written whole here; EbookLib's own rebuild would re-parse it as HTML."""
-
-    def get_content(self, default: bytes | None = None) -> bytes:
-        """The page as written."""
-        return self.content
+def _xhtml(lang: str, title: str, body: str, body_type: str = "bodymatter", css: str = "../style/book.css") -> bytes:
+    return _XHTML.format(lang=_x(lang), title=_x(title), css=css, body=body, body_type=body_type).encode("utf-8")
 
 
 # ---------------------------------------------------------------- the package
-def _identity(book: epub.EpubBook, job: ExportJob, lang: str) -> None:
-    """Title, language, identifier and who made the book."""
-    book.set_identifier(book_identifier(job.story))
-    book.set_title(job.story.title)
-    book.set_language(lang)
-    book.add_author("storymode", role="aut")
-    book.add_metadata("DC", "contributor", f"storymode {__version__}", {"id": "producer"})
-    book.add_metadata(None, "meta", "bkp", {"refines": "#producer", "property": "role", "scheme": "marc:relators"})
+@dataclass(frozen=True)
+class _Item:
+    """A file of the book: its manifest id, its path under EPUB/, its media type and bytes, its manifest
+    properties and, for a page read aloud, the id of its Media Overlay."""
+
+    id: str
+    href: str
+    media_type: str
+    content: bytes
+    properties: str = ""
+    overlay: str = ""
 
 
-def _accessibility(book: epub.EpubBook, narrated_ms: int) -> None:
-    """The schema.org accessibility metadata and, for a narrated book, its overlays' total length and the class
-    that lights the word being read."""
-    narrated = narrated_ms > 0
+@dataclass(frozen=True)
+class _Book:
+    """What the package and navigation documents list: the files in manifest order, the pages in reading order
+    with their names in the contents, and each overlay's length in milliseconds."""
+
+    items: list[_Item]
+    pages: list[tuple[_Item, str]]
+    overlay_ms: dict[str, int]
+
+
+def _page(name: str, content: bytes, overlay: str = "") -> _Item:
+    return _Item(name, f"text/{name}.xhtml", "application/xhtml+xml", content, overlay=overlay)
+
+
+def _scene_items(job: ExportJob, lang: str, spread: _Spread, media: _Media) -> tuple[list[_Item], int]:
+    """A scene's page, picture and, when it is narrated, its audio and overlay (the page first); and the overlay's
+    length in ms (0: none)."""
+    words = _words(spread.story_scene)
+    title = f"{job.story.title} \u2013 page {spread.number}"
+    content = _xhtml(lang, title, _scene_body(job.story, spread, words))
+    picture = _Item(f"img-{spread.name}", f"images/{spread.name}.jpg", "image/jpeg", media.jpeg,
+                    properties="cover-image" if spread.number == 1 else "")  # the first picture is the cover too
+    clips = _clips(job, spread, words, media) if media.mp3 is not None else []
+    if not clips or media.mp3 is None:
+        return [_page(spread.name, content), picture], 0
+    overlay = f"mo-{spread.name}"
+    page = _page(spread.name, content, overlay)
+    audio = _Item(f"audio-{spread.name}", f"audio/{spread.name}.mp3", "audio/mpeg", media.mp3)
+    smil = _Item(overlay, f"smil/{spread.name}.smil", "application/smil+xml", _smil(spread, clips).encode("utf-8"))
+    return [page, picture, audio, smil], int(round(clips[-1].end * 1000))
+
+
+def _build(job: ExportJob, lang: str, spreads: list[_Spread], media: list[_Media]) -> _Book:
+    """The whole book: its style, its pages in reading order with their media and overlays."""
+    title = job.story.title
+    narrated = any(m.mp3 is not None for m in media)
+    cover = _page("cover", _xhtml(lang, title, _cover_body(job.story, spreads[0]), "cover"))
+    title_page = _page("titlepage", _xhtml(lang, title, _title_body(job.story, narrated), "frontmatter"))
+    items = [_Item("style", "style/book.css", "text/css", STYLE.encode("utf-8")), cover, title_page]
+    pages = [(cover, "Cover"), (title_page, "Title page")]
+    overlay_ms: dict[str, int] = {}
+    for spread, spread_media in zip(spreads, media):
+        scene_items, millis = _scene_items(job, lang, spread, spread_media)
+        items += scene_items
+        pages.append((scene_items[0], f"Page {spread.number}"))
+        if scene_items[0].overlay:
+            overlay_ms[scene_items[0].overlay] = millis
+    credits_title = f"{title} \u2013 credits"
+    credits = _page("credits", _xhtml(lang, credits_title, _credits_body(job), "backmatter"))
+    return _Book([*items, credits], [*pages, (credits, "Credits")], overlay_ms)
+
+
+def _meta(prop: str, value: str, refines: str = "") -> str:
+    target = f' refines="#{_x(refines)}"' if refines else ""
+    return f'<meta property="{prop}"{target}>{_x(value)}</meta>'
+
+
+def _identity(job: ExportJob, lang: str, modified: datetime.datetime) -> list[str]:
+    """Identifier, title, language, who made the book and when."""
+    return [f'<dc:identifier id="book-id">{_x(book_identifier(job.story))}</dc:identifier>',
+            f"<dc:title>{_x(job.story.title)}</dc:title>",
+            f"<dc:language>{_x(lang)}</dc:language>",
+            '<dc:creator id="creator">storymode</dc:creator>',
+            '<meta refines="#creator" property="role" scheme="marc:relators">aut</meta>',
+            f'<dc:contributor id="producer">storymode {_x(__version__)}</dc:contributor>',
+            '<meta refines="#producer" property="role" scheme="marc:relators">bkp</meta>',
+            _meta("dcterms:modified", modified.strftime("%Y-%m-%dT%H:%M:%SZ"))]
+
+
+def _overlay_metas(overlay_ms: dict[str, int]) -> list[str]:
+    """Each overlay's length, their total and the class that lights the word being read (none: not narrated)."""
+    if not overlay_ms:
+        return []
+    return [*(_meta("media:duration", clock(ms / 1000), overlay) for overlay, ms in overlay_ms.items()),
+            _meta("media:duration", clock(sum(overlay_ms.values()) / 1000)),
+            _meta("media:active-class", ACTIVE_CLASS)]
+
+
+def _accessibility(narrated: bool) -> list[str]:
+    """The schema.org accessibility metadata."""
     modes = ["textual", "visual", *(["auditory"] if narrated else [])]
     sufficient = ["textual", "textual,visual", *(["auditory,visual"] if narrated else [])]
     features = ["alternativeText", *(["synchronizedAudioText"] if narrated else []), "readingOrder",
@@ -382,76 +490,54 @@ def _accessibility(book: epub.EpubBook, narrated_ms: int) -> None:
     schema = [*(("accessMode", m) for m in modes), *(("accessModeSufficient", m) for m in sufficient),
               *(("accessibilityFeature", f) for f in features), ("accessibilityHazard", "none"),
               ("accessibilitySummary", summary)]
-    for name, value in schema:
-        book.add_metadata(None, "meta", value, {"property": f"schema:{name}"})
-    if narrated:
-        book.add_metadata(None, "meta", clock(narrated_ms / 1000), {"property": "media:duration"})
-        book.add_metadata(None, "meta", ACTIVE_CLASS, {"property": "media:active-class"})
+    return [_meta(f"schema:{name}", value) for name, value in schema]
 
 
-def _add_page(book: epub.EpubBook, uid: str, name: str, title: str, content: bytes) -> _Page:
-    page = _Page(uid=uid, file_name=f"text/{name}.xhtml", media_type="application/xhtml+xml", title=title)
-    page.content = content
-    book.add_item(page)
-    return page
+def _manifest_item(item: _Item) -> str:
+    # ids, paths and types are made here (scene-01 ...), never from story text: nothing to escape
+    properties = f' properties="{item.properties}"' if item.properties else ""
+    overlay = f' media-overlay="{item.overlay}"' if item.overlay else ""
+    return f'<item id="{item.id}" href="{item.href}" media-type="{item.media_type}"{properties}{overlay}/>'
 
 
-def _add_scene(book: epub.EpubBook, job: ExportJob, lang: str, spread: _Spread, media: _Media) -> tuple[_Page, int]:
-    """Add a scene's page, picture, audio and overlay; returns the page and its overlay's length in ms (0: none)."""
-    words = _words(spread.story_scene)
-    title = f"{job.story.title} \u2013 page {spread.number}"
-    page = _add_page(book, spread.name, spread.name, title, _xhtml(lang, title, _scene_body(job.story, spread, words)))
-    image = f"images/{spread.name}.jpg"
-    if spread.number == 1:
-        book.set_cover(image, media.jpeg, create_page=False)  # the first picture is the cover too
-    else:
-        book.add_item(epub.EpubImage(uid=f"img-{spread.name}", file_name=image, media_type="image/jpeg",
-                                     content=media.jpeg))
-    clips = _clips(job, spread, words, media) if media.mp3 is not None else []
-    if not clips:
-        return page, 0
-    book.add_item(epub.EpubItem(uid=f"audio-{spread.name}", file_name=f"audio/{spread.name}.mp3",
-                                media_type="audio/mpeg", content=media.mp3))
-    overlay = f"mo-{spread.name}"
-    book.add_item(epub.EpubSMIL(uid=overlay, file_name=f"smil/{spread.name}.smil",
-                                content=_smil(spread, clips).encode("utf-8")))
-    page.media_overlay = overlay
-    millis = int(round(clips[-1].end * 1000))
-    book.add_metadata(None, "meta", clock(millis / 1000), {"property": "media:duration", "refines": f"#{overlay}"})
-    return page, millis
+def _package(job: ExportJob, lang: str, book: _Book, modified: datetime.datetime) -> bytes:
+    """The package document (content.opf): metadata, manifest (the nav document last) and spine."""
+    cover = next(item.id for item in book.items if item.properties == "cover-image")
+    metadata = [*_identity(job, lang, modified),
+                f'<meta name="cover" content="{cover}"/>',  # where EPUB 2 reading systems look for the cover
+                *_overlay_metas(book.overlay_ms), *_accessibility(bool(book.overlay_ms))]
+    nav = _Item("nav", "nav.xhtml", "application/xhtml+xml", b"", properties="nav")
+    return _OPF.format(lang=_x(lang), metadata="\n".join(metadata),
+                       manifest="\n".join(_manifest_item(item) for item in [*book.items, nav]),
+                       spine="\n".join(f'<itemref idref="{page.id}"/>' for page, _ in book.pages)).encode("utf-8")
 
 
-def _build(job: ExportJob, lang: str, spreads: list[_Spread], media: list[_Media]) -> epub.EpubBook:
-    """The whole book: its metadata, pages in reading order, media, overlays and navigation."""
-    book = epub.EpubBook()
-    _identity(book, job, lang)
-    book.add_item(epub.EpubItem(uid="style", file_name="style/book.css", media_type="text/css",
-                                content=STYLE.encode("utf-8")))
-    title = job.story.title
-    cover = _add_page(book, "cover", "cover", title, _xhtml(lang, title, _cover_body(job.story, spreads[0]), "cover"))
-    narrated = any(m.mp3 is not None for m in media)
-    title_page = _add_page(book, "titlepage", "titlepage", title,
-                           _xhtml(lang, title, _title_body(job.story, narrated), "frontmatter"))
-    pages, total_ms = [], 0
-    for spread, spread_media in zip(spreads, media):
-        page, millis = _add_scene(book, job, lang, spread, spread_media)
-        pages.append(page)
-        total_ms += millis
-    credits = _add_page(book, "credits", "credits", f"{title} \u2013 credits",
-                        _xhtml(lang, f"{title} \u2013 credits", _credits_body(job), "backmatter"))
-    _accessibility(book, total_ms)
-    book.toc = [epub.Link(cover.file_name, "Cover", "toc-cover"),
-                epub.Link(title_page.file_name, "Title page", "toc-title"),
-                *(epub.Link(p.file_name, f"Page {n}", f"toc-{p.id}") for n, p in enumerate(pages, start=1)),
-                epub.Link(credits.file_name, "Credits", "toc-credits")]
-    book.guide = [{"type": "cover", "href": cover.file_name, "title": "Cover"},
-                  {"type": "text", "href": pages[0].file_name, "title": "Start of the story"}]
-    nav = epub.EpubNav(title="Contents")
-    nav.add_link(href="style/book.css", rel="stylesheet", type="text/css")
-    book.add_item(nav)
-    book.add_item(epub.EpubNcx())
-    book.spine = [cover, title_page, *pages, credits]
-    return book
+def _nav(lang: str, book: _Book) -> bytes:
+    """The navigation document: the contents (every page) and the landmarks (the cover, the story's start)."""
+    toc = "\n".join(f'<li><a href="{page.href}">{_x(label)}</a></li>' for page, label in book.pages)
+    cover, first_scene = book.pages[0][0], book.pages[2][0]
+    landmarks = (f'<li><a epub:type="cover" href="{cover.href}">Cover</a></li>\n'
+                 f'<li><a epub:type="bodymatter" href="{first_scene.href}">Start of the story</a></li>')
+    return _xhtml(lang, "Contents", _NAV_BODY.format(toc=toc, landmarks=landmarks), "frontmatter",
+                  css="style/book.css")
+
+
+def _zip_entry(name: str, compression: int) -> zipfile.ZipInfo:
+    """A zip entry with a fixed time and mode, so the same files always make the same bytes."""
+    entry = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+    entry.compress_type = compression
+    entry.create_system = 3  # Unix, whatever this machine is: the mode below is then read as a file mode
+    entry.external_attr = (stat.S_IFREG | 0o644) << 16
+    return entry
+
+
+def _write_zip(dest: Path, files: list[tuple[str, bytes]]) -> None:
+    """The EPUB container at dest: the mimetype first, stored and with no extra field, then the files compressed
+    (MP3 narration shrinks by a tenth or more; the JPEGs hardly at all, at little cost)."""
+    with zipfile.ZipFile(dest, "w") as archive:
+        archive.writestr(_zip_entry("mimetype", zipfile.ZIP_STORED), b"application/epub+zip")
+        for name, content in files:
+            archive.writestr(_zip_entry(name, zipfile.ZIP_DEFLATED), content)
 
 
 def write_epub(job: ExportJob, dest: Path) -> None:
@@ -459,6 +545,9 @@ def write_epub(job: ExportJob, dest: Path) -> None:
     lang = _language(job.story)  # a bad language tag is refused before any work
     spreads = _spreads(job)
     book = _build(job, lang, spreads, _all_media(job, spreads))
-    modified = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    epub.write_epub(str(dest), book, {"raise_exceptions": True, "mtime": modified, "epub3_pages": False,
-                                      "epub2_guide": False})
+    modified = datetime.datetime.now(datetime.timezone.utc)
+    files = [("META-INF/container.xml", _CONTAINER.encode("utf-8")),
+             ("EPUB/content.opf", _package(job, lang, book, modified)),
+             ("EPUB/nav.xhtml", _nav(lang, book)),
+             *((f"EPUB/{item.href}", item.content) for item in book.items)]
+    _write_zip(dest, files)

@@ -48,9 +48,7 @@ class ExportFormat:
 FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
     ExportFormat("html", "storybook.html", "the storybook web page (reads aloud, word by word)",
                  "storybook_page:write_page"),
-    ExportFormat("epub", "book.epub", "a read-aloud EPUB 3 book (Media Overlays)", "epub_book:write_epub",
-                 needs=("ebooklib",),
-                 install="pip install 'storymode[epub]' (EbookLib, AGPL-3.0, so it is kept optional)"),
+    ExportFormat("epub", "book.epub", "a read-aloud EPUB 3 book (Media Overlays)", "epub_book:write_epub"),
     ExportFormat("pdf", "book-{page_size}.pdf", "a printable PDF picture book", "pdf_book:write_pdf",
                  needs=("weasyprint",), install="pip install weasyprint (and Pango: apt-get install libpango-1.0-0)"),
     ExportFormat("otio", "timeline.otio", "an OpenTimelineIO editor timeline", "editor_timeline:write_otio",

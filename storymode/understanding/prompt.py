@@ -23,6 +23,7 @@ _WISH_VERBS = frozenset("want wish long dream hope learn try need decide plan se
 _DEED_VERBS = frozenset("befriend help save rescue find search look chase build bake fix mend win meet visit "
                         "explore climb cross catch protect guard free follow discover deliver carry paint "
                         "sail fly swim escape solve".split())
+_STATE_VERBS = frozenset("be have live love like own know seem become get".split())  # not deeds to tell of
 _COMPANION_VERBS = frozenset("befriend meet help save rescue follow join accompany adopt visit".split())
 _GOING = frozenset("explore visit reach cross climb sail roam tour discover enter leave".split())
 _SKYISH = frozenset({"moon", "star", "stars", "sky", "clouds", "cloud", "rainbow", "balloon", "sun", "air"})
@@ -244,6 +245,10 @@ def _wish(doc, hero_tok) -> str | None:  # type: ignore[no-untyped-def]
                             return _verb_phrase(g)
     for tok in doc:
         if tok.lemma_ in _DEED_VERBS and tok.pos_ == "VERB" and not any(c.dep_ == "auxpass" for c in tok.children):
+            return _verb_phrase(tok)
+    for tok in doc:  # any deed of the hero's own: 'a robot who plants a garden', 'a bear who knits hats'
+        if (hero_tok is not None and tok.dep_ == "relcl" and tok.head.i == hero_tok.i and tok.pos_ == "VERB"
+                and tok.lemma_ not in _STATE_VERBS and any(c.dep_ == "dobj" for c in tok.children)):
             return _verb_phrase(tok)
     return None
 
