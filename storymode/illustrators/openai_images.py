@@ -96,7 +96,8 @@ def cover(image: Image.Image, width: int, height: int) -> Image.Image:
 
     if image.size == (width, height):
         return image
-    return ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    # bicubic: the API's size is the frame's within a few percent, where Lanczos costs twice as much for nothing seen
+    return ImageOps.fit(image, (width, height), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
 
 
 def _opaque(image: Image.Image) -> Image.Image:
