@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import StorymodeError, UsageError, describe_error, error_location, shown_value
-from .outputs.base import PageSize
+from .outputs.base import ExportName, PageSize
 from .outputs.formats import parse_formats
 from .registry import DEFAULTS, STAGES
 from .story import MAX_SCENES
@@ -65,7 +65,7 @@ class Settings(BaseModel):
     align: Literal["auto", "on", "off"] = Field("auto", description="word timings by Whisper alignment "
                                                 "(auto: when the [align] extra is installed)")
     seed: int = Field(0, ge=0, le=2**32 - 1)
-    export: tuple[str, ...] = Field((), description="files made besides the video and the storybook page, under "
+    export: tuple[ExportName, ...] = Field((), description="files made besides the video and the storybook page, under "
                                     "the story folder's exports/: epub, pdf, otio, fcpxml, kdenlive, html, or all")
     page_size: PageSize = Field("a4", description="the PDF book's trim: a4, letter (portrait) or square (8.5 in)")
 

@@ -61,7 +61,7 @@ def test_rerun_reuses_everything(rendered):
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     ends = {e["stage"]: e for e in events if e["kind"] == "stage-end"}
-    assert set(ends) == {"write", "narrate", "illustrate", "compose"}
+    assert set(ends) == {"write", "narrate", "illustrate", "compose", "export"}
     assert all(e.get("cached") == e.get("total", e.get("done")) for e in ends.values()), ends
     assert events[-1]["kind"] == "done" and events[-1]["data"]["video"].endswith("fox.mp4")
     assert video.stat().st_mtime_ns == stamp  # benchmarks/reruns.py times this re-run

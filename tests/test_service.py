@@ -124,7 +124,7 @@ def test_a_story_end_to_end(server: Server) -> None:
     assert len(job_id) == 32
     job = server.wait(job_id, {"done", "failed"})
     assert job["status"] == "done", job["error"]
-    assert set(job["stages"]) == {"write", "narrate", "illustrate", "compose"}
+    assert set(job["stages"]) == {"write", "narrate", "illustrate", "compose", "export"}
     assert all(s["state"] == "done" for s in job["stages"].values())
     video = server.client.get(f"/stories/{job_id}/video")
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"

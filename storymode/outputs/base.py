@@ -4,13 +4,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from ..story import Story
 from ..timeline import Timeline
 
 PageSize = Literal["a4", "letter", "square"]
-EXPORT_NAMES = ("html", "epub", "pdf", "otio", "fcpxml", "kdenlive")  # formats.py says what each is
+ExportName = Literal["html", "epub", "pdf", "otio", "fcpxml", "kdenlive"]
+EXPORT_NAMES: tuple[str, ...] = get_args(ExportName)  # formats.py says what each is
 PAGE_SIZES: dict[str, tuple[float, float]] = {  # trim width and height in inches, portrait
     "a4": (210 / 25.4, 297 / 25.4),
     "letter": (8.5, 11.0),

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ..config import Settings
 from .limits import Limits
 
-NOT_FROM_CLIENTS = {"options", "music"}  # server paths and model locations come from the server's own config
+# server paths and model locations come from the server's own config; exports are made with `storymode export` on
+# the server's story folders (the service's results are the video, its captions, story.json and the storybook page)
+NOT_FROM_CLIENTS = {"options", "music", "export", "page_size"}
 
 
 def settings_model(limits: Limits | None = None) -> type[BaseModel]:
