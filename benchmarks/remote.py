@@ -16,7 +16,6 @@ import json
 import multiprocessing
 import socket
 import statistics
-import struct
 import threading
 import time
 import wave
