@@ -1,6 +1,7 @@
 """Reading prompts and texts with spaCy: the request, the cast, who says each quote, where each scene is."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -232,3 +233,11 @@ def test_a_deed_is_what_the_story_tells():
     story = PlannerWriter().write(WriteRequest(prompt="a little robot who plants a garden on the moon", scenes=6))
     text = " ".join(line.text for scene in story.scenes for line in scene.lines)
     assert "plant a garden on the moon" in text and "planted a garden on the moon" in text
+
+
+def test_no_crickets_or_daisies_on_the_moon():
+    for seed in range(4):
+        story = PlannerWriter().write(WriteRequest(prompt="a little robot who plants a garden on the moon",
+                                                   scenes=6, seed=seed))
+        words = set(re.findall(r"[a-z]+", " ".join(line.text for s in story.scenes for line in s.lines).lower()))
+        assert not words & {"crickets", "owl", "fireflies", "daisies", "birds"}, words

@@ -323,7 +323,9 @@ DETAILS = {
     "street": ["shop bells jingled along the street", "the cobbles were worn smooth by many feet",
                "window boxes spilled over with flowers", "a cat watched from a doorstep"],
     "moon": ["grey dust puffed up with every step", "the Earth hung blue and white in the black sky",
-             "craters stretched away like giant bowls", "everything was silent and still"],
+             "craters stretched away like giant bowls", "everything was silent and still",
+             "footprints stayed sharp in the dust, for no wind ever blew there",
+             "far off, the moon's mountains glowed silver"],
 }
 # weather details, used before the setting's own when the prompt named the weather
 WEATHER_DETAILS = {
@@ -658,6 +660,9 @@ AMENDS = {
     "": ["So {hero} set about putting things right, one small kindness at a time.",
          "{He} thanked {friend} and promised to listen next time."],
 }
+# where nothing grows or sings and the moon is not in the sky: earthly touches are left out of the story there
+LIFELESS_PLACES = frozenset({"moon", "space"})
+EARTHLY_WORDS = ("cricket", "bird", "owl", "firefl", "flower", "daisies", "petals", "the moon", "window")
 NIGHT_SIGHTS = ["Fireflies blinked like tiny lanterns.", "The moon laid a silver path across the ground.",
                 "Sleepy flowers had closed their petals tight.", "An owl called softly from far away.",
                 "The stars hummed a song too quiet to hear.", "Below them, every window had gone dark."]

@@ -353,10 +353,22 @@ class Planner:
         out = [o[1:] for o in options if o[:1] in "~^" and (o[0] == "~") == self.kids]
         return out + [o for o in options if o[:1] not in "~^"]
 
+    def _suits_place(self, text: str) -> bool:
+        """Whether a touch of scenery fits the scene's place (no crickets or daisies on the moon)."""
+        if self.ctx.get("place_key") not in shapes.LIFELESS_PLACES:
+            return True
+        low = text.lower()
+        return not any(word in low for word in shapes.EARTHLY_WORDS)
+
+    def _choose(self, options: list[str]) -> str | None:
+        """One of the options that fit the scene's place (the same draw as before where all of them fit)."""
+        fitting = [o for o in options if self._suits_place(o)]
+        return self.rng.choice(fitting) if fitting else None
+
     def _dynamic(self, key: str) -> str | None:
         rng, c = self.rng, self.ctx
         if key == "trait_line":
-            return rng.choice(shapes.TRAIT_LINES.get(self.premise.trait or "", shapes.GENERIC_TRAIT_LINES))
+            return self._choose(shapes.TRAIT_LINES.get(self.premise.trait or "", shapes.GENERIC_TRAIT_LINES))
         if key == "routine":
             return rng.choice(ROUTINES)
         if key == "flourish":
@@ -369,7 +381,7 @@ class Planner:
         if key == "friend2_line":
             return rng.choice(FRIEND2_LINES) if c["friend2"] else None
         if key == "night_sight":
-            return rng.choice(shapes.NIGHT_SIGHTS)
+            return self._choose(shapes.NIGHT_SIGHTS)
         if key == "amends":
             return rng.choice(shapes.AMENDS.get(self.premise.trait or "", shapes.AMENDS[""]))
         if key == "folly_line":
@@ -515,7 +527,7 @@ class Planner:
             lines += parts
             words += w
             self.use(parts)
-        pool = list(extras) + shapes.TONE_EXTRAS.get(self.tone, [])
+        pool = [e for e in list(extras) + shapes.TONE_EXTRAS.get(self.tone, []) if self._suits_place(e)]
         speech = [st for k, st in enumerate(starts)
                   if any(r != "narrator" for r, _ in lines[st:(starts[k + 1] if k + 1 < len(starts) else None)])]
         insert_at = speech[0] if speech else starts[-1] if len(starts) > 1 and ending else len(lines)
