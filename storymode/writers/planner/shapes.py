@@ -9,6 +9,7 @@ A capitalised slot ({He}, {His}, {Fhe}) is the same value with a capital letter.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -662,7 +663,7 @@ AMENDS = {
 }
 # where nothing grows or sings and the moon is not in the sky: earthly touches are left out of the story there
 LIFELESS_PLACES = frozenset({"moon", "space"})
-EARTHLY_WORDS = ("cricket", "bird", "owl", "firefl", "flower", "daisies", "petals", "the moon", "window")
+EARTHLY = re.compile(r"(?i)\b(cricket|bird|owl|firefl|flower|dais|petal|moon peeped|moon laid|wind)")
 NIGHT_SIGHTS = ["Fireflies blinked like tiny lanterns.", "The moon laid a silver path across the ground.",
                 "Sleepy flowers had closed their petals tight.", "An owl called softly from far away.",
                 "The stars hummed a song too quiet to hear.", "Below them, every window had gone dark."]

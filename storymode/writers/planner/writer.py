@@ -355,10 +355,9 @@ class Planner:
 
     def _suits_place(self, text: str) -> bool:
         """Whether a touch of scenery fits the scene's place (no crickets or daisies on the moon)."""
-        if self.ctx.get("place_key") not in shapes.LIFELESS_PLACES:
-            return True
-        low = text.lower()
-        return not any(word in low for word in shapes.EARTHLY_WORDS)
+        if self.ctx.get("place_key") not in shapes.LIFELESS_PLACES and self.home_setting not in shapes.LIFELESS_PLACES:
+            return True  # (a moon story's flight to its goal in the sky is still far from birds)
+        return not shapes.EARTHLY.search(text)
 
     def _choose(self, options: list[str]) -> str | None:
         """One of the options that fit the scene's place (the same draw as before where all of them fit)."""
@@ -569,6 +568,7 @@ class Planner:
         details = shapes.DETAILS.get(self.ctx["place_key"], shapes.DETAILS["meadow"])
         if self.premise.weather in shapes.WEATHER_DETAILS and self.ctx["place_key"] not in ("space", "moon"):
             details = shapes.WEATHER_DETAILS[self.premise.weather] + details[:2]
+        details = [d for d in details if self._suits_place(d)] or details
         for _ in range(20):
             roll = rng.random()
             if roll < 0.25 and self.lessons_ok:
