@@ -152,3 +152,25 @@ def test_a_disk_that_fills_mid_write_is_reported_and_leaves_no_file(folder: Path
                                          "nothing was left under that name"):
         storymode.export(folder, "html")
     assert sorted(p.name for p in (folder / "exports").iterdir()) == []
+
+
+def test_make_export_all_writes_every_format_and_reuses_the_rest(rendered: dict) -> None:
+    import zipfile
+
+    import opentimelineio as otio
+
+    proc = run_cli("make", "a shy fox who learns to fly", "-o", "fox.mp4", "--scenes", "2", "--export", "all",
+                   "--progress", "json", cwd=rendered["root"])
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    ends = {e["stage"]: e for e in events if e["kind"] == "stage-end"}
+    assert all(ends[stage]["cached"] == ends[stage]["total"] for stage in ("write", "narrate", "illustrate"))
+    assert ends["compose"]["cached"] > 0  # the video was not rendered again for the exports
+    made = {name: Path(path) for name, path in events[-1]["data"]["exports"].items()}
+    assert sorted(made) == sorted(formats.EXPORT_NAMES)
+    assert all(path.parent == rendered["dir"] / "exports" and path.is_file() for path in made.values())
+    with zipfile.ZipFile(made["epub"]) as book:
+        assert book.read("mimetype") == b"application/epub+zip"
+    assert made["pdf"].name == "book-a4.pdf" and made["pdf"].read_bytes()[:5] == b"%PDF-"
+    timeline = otio.adapters.read_from_file(str(made["otio"]))
+    assert len([c for c in timeline.video_tracks()[0].find_clips()]) == 2  # one picture per scene
