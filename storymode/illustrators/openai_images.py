@@ -92,12 +92,19 @@ def api_size(model: str, width: int, height: int) -> tuple[int, int]:
 
 def cover(image: Image.Image, width: int, height: int) -> Image.Image:
     """The picture scaled to cover width x height and cropped about its centre (nothing stretched)."""
-    from PIL import Image, ImageOps
+    import cv2
+    import numpy as np
+    from PIL import Image
 
     if image.size == (width, height):
         return image
-    # bicubic: the API's size is the frame's within a few percent, where Lanczos costs twice as much for nothing seen
-    return ImageOps.fit(image, (width, height), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
+    scale = max(width / image.width, height / image.height)
+    scaled_w, scaled_h = max(width, round(image.width * scale)), max(height, round(image.height * scale))
+    # OpenCV, as the composer uses: area averaging down, bicubic up; several times faster than Pillow's filters here
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    pixels = cv2.resize(np.asarray(image.convert("RGB")), (scaled_w, scaled_h), interpolation=method)
+    left, top = (scaled_w - width) // 2, (scaled_h - height) // 2
+    return Image.fromarray(np.ascontiguousarray(pixels[top:top + height, left:left + width]))
 
 
 def _opaque(image: Image.Image) -> Image.Image:
