@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..backend import Backend
+from ..errors import BackendError
 from ..story import Brief, Character
 
 if TYPE_CHECKING:
+    import httpx
     from PIL import Image
 
 
@@ -54,3 +56,16 @@ class Illustrator(Backend):
         that calls a server overrides it to keep several requests in flight."""
         for request in requests:
             yield self.illustrate(request)
+
+
+def read_capped(reply: "httpx.Response", limit: int, too_big: str) -> bytes:
+    """A streamed reply's body, refused with the BackendError too_big as soon as it passes limit bytes (a server
+    cannot fill the memory with a picture that never ends)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in reply.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise BackendError(too_big)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -62,7 +62,7 @@ from pydantic import Field, field_validator
 from ..backend import BackendOptions
 from ..errors import BackendError, StorymodeError, UsageError
 from ..openai_api import redact_url
-from .base import Illustration, IllustrationRequest, Illustrator
+from .base import Illustration, IllustrationRequest, Illustrator, read_capped
 from .prompting import IllustrationPrompt, build_prompt
 
 if TYPE_CHECKING:
@@ -339,23 +339,16 @@ class ComfyUIIllustrator(Illustrator):
 
         params = {"filename": ref["filename"], "subfolder": ref.get("subfolder", ""),
                   "type": ref.get("type", "output")}
-        chunks: list[bytes] = []
-        size = 0
         try:
             with http.stream("GET", "view", params=params, timeout=max(1.0, min(60.0, run.remaining()))) as reply:
                 if reply.status_code != 200:
                     raise BackendError(f"{run.where}: the server at {self._where()} answered HTTP "
                                        f"{reply.status_code} to GET /view for {ref['filename']!r}")
-                for chunk in reply.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_PICTURE_BYTES:
-                        raise BackendError(f"{run.where}: ComfyUI's picture is larger than "
-                                           f"{MAX_PICTURE_BYTES // 1_000_000} MB")
-                    chunks.append(chunk)
+                return read_capped(reply, MAX_PICTURE_BYTES, f"{run.where}: ComfyUI's picture is larger than "
+                                                             f"{MAX_PICTURE_BYTES // 1_000_000} MB")
         except httpx.HTTPError as err:
             raise BackendError(f"{run.where}: fetching the picture from {self._where()} failed "
                                f"({type(err).__name__})") from None
-        return b"".join(chunks)
 
     def _call(self, http: httpx.Client, method: str, path: str, run: _Run, **kwargs: Any) -> httpx.Response:
         import httpx

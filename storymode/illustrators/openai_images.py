@@ -41,7 +41,7 @@ from pydantic import Field
 from ..errors import BackendError, UsageError
 from ..openai_api import (ContentRefused, EndpointOptions, explain, make_client, public_options, redact_url,
                           scrub)
-from .base import Illustration, IllustrationRequest, Illustrator
+from .base import Illustration, IllustrationRequest, Illustrator, read_capped
 from .prompting import IllustrationPrompt, build_prompt
 
 if TYPE_CHECKING:
@@ -348,24 +348,17 @@ class OpenAIImagesIllustrator(Illustrator):
             raise BackendError(f"{where}: the server answered with a picture on another host ({shown}); storymode "
                                f"downloads nothing from outside {base.hostname}: use a server that returns the "
                                f"picture itself (b64_json) or one that serves it from its own host")
-        chunks: list[bytes] = []
-        size = 0
         try:
             with httpx.Client(trust_env=False, follow_redirects=False, timeout=self.options.timeout) as http, \
                     http.stream("GET", url) as reply:
                 if reply.status_code != 200:
                     raise BackendError(f"{where}: fetching the picture from {base.hostname} answered HTTP "
                                        f"{reply.status_code}")
-                for chunk in reply.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_PICTURE_BYTES:
-                        raise BackendError(f"{where}: the picture at {base.hostname} is over "
-                                           f"{MAX_PICTURE_BYTES // 2 ** 20} MiB")
-                    chunks.append(chunk)
+                return read_capped(reply, MAX_PICTURE_BYTES, f"{where}: the picture at {base.hostname} is over "
+                                                             f"{MAX_PICTURE_BYTES // 2 ** 20} MiB")
         except httpx.HTTPError as err:
             raise BackendError(f"{where}: fetching the picture from {base.hostname} failed "
                                f"({type(err).__name__})") from None
-        return b"".join(chunks)
 
     # ------------------------------------------------------------ the result
     def _illustration(self, request: IllustrationRequest, prompt: IllustrationPrompt,
