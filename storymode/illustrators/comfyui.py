@@ -104,6 +104,8 @@ class ComfyUIIllustrator(Illustrator):
     credits = ("Pictures made with ComfyUI ({workflow})",)
 
     class Options(BackendOptions):
+        """Where ComfyUI runs, which workflow it runs, and how long to wait."""
+
         base_url: str = Field("http://127.0.0.1:8188", description="the ComfyUI server's address")
         workflow: str = Field("sdxl", min_length=1, max_length=1000,
                               description="sdxl, flux-schnell, or the path of an API-format workflow JSON")
@@ -377,6 +379,7 @@ class _Run:
     step: tuple[int, int] | None = None
 
     def remaining(self) -> float:
+        """Seconds left before this picture's deadline."""
         return self.deadline - time.monotonic()
 
     def progress(self) -> str:
@@ -469,6 +472,7 @@ class Binding:
 
     @property
     def roles(self) -> tuple[str, ...]:
+        """The inputs the template names ({{prompt}}, {{seed}} ...)."""
         return tuple(m.group(1) for m in PLACEHOLDER.finditer(self.template))
 
     def value(self, values: dict[str, Any]) -> Any:

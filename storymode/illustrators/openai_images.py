@@ -166,6 +166,8 @@ class OpenAIImagesIllustrator(Illustrator):
     credits = ("Pictures made by {model} through an OpenAI-compatible Images API",)
 
     class Options(EndpointOptions):
+        """The endpoint's options (openai_api.EndpointOptions) and what to ask the Images API for."""
+
         model: str = Field("gpt-image-1", min_length=1, max_length=200,
                            description="gpt-image-1, dall-e-3, dall-e-2, or the model name the server knows")
         size: str = Field("auto", pattern=r"^(auto|[1-9][0-9]{1,4}x[1-9][0-9]{1,4})$",

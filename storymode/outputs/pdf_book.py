@@ -270,7 +270,10 @@ def _local_fetcher(allowed: list[Path]):  # type: ignore[no-untyped-def]
     roots = [p.resolve() for p in allowed]
 
     class LocalFetcher(URLFetcher):
+        """WeasyPrint's fetcher, limited to files under the allowed folders."""
+
         def fetch(self, url: str, headers: dict | None = None):  # type: ignore[no-untyped-def]
+            """The file at a file: URL inside the allowed folders; anything else is refused."""
             parsed = urlparse(url)
             path = Path(url2pathname(parsed.path)).resolve() if parsed.scheme == "file" else None
             if path is None or not any(path.is_relative_to(root) for root in roots):
