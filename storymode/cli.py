@@ -348,6 +348,7 @@ def backends(writer: str | None, narrator: str | None, illustrator: str | None, 
     """List every backend, whether it is usable here, and what installs it if not; for those that talk to a
     server (openai, comfyui), whether it answers now with the settings in force, and what to set if not."""
     from .config import place_options, resolve_settings, with_options
+    from .errors import StorymodeError
     from .reach import probe_all
     from .registry import STAGES, describe_all
 
@@ -355,7 +356,13 @@ def backends(writer: str | None, narrator: str | None, illustrator: str | None, 
     reach: dict[tuple[str, str], tuple[bool, str]] = {}
     if not no_probe:
         chosen = {"writer": writer, "narrator": narrator, "illustrator": illustrator}
-        settings = resolve_settings(chosen, config=config, profile=profile)
+        try:
+            settings = resolve_settings(chosen, config=config, profile=profile)
+        except StorymodeError as err:  # a settings file it may not read still leaves a list worth showing
+            if config or profile:
+                raise
+            click.echo(f"(probing with the built-in settings: {err})", err=True)
+            settings = Settings(**{stage: name for stage, name in chosen.items() if name})
         if option_pairs:
             settings = with_options(settings, place_options(list(option_pairs),
                                                             {stage: settings.backend(stage) for stage in STAGES}))

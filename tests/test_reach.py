@@ -60,3 +60,11 @@ def test_a_server_that_answers_is_reachable_and_one_that_does_not_says_what_to_s
 def test_no_probe_lists_without_asking(http_server: str) -> None:
     proc = run_cli("backends", "--no-probe", "--narrator", "openai", "-o", f"narrator.base_url={http_server}/v1")
     assert proc.returncode == 0 and "reachable" not in proc.stdout
+
+
+def test_a_settings_file_it_may_not_read_still_lists_and_says_why(tmp_path: Path) -> None:
+    (tmp_path / "storymode.toml").write_text('[options.writer]\ntrust_remote_code = true\n', encoding="utf-8")
+    proc = run_cli("backends", cwd=tmp_path, env={"OPENAI_API_KEY": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert "probing with the built-in settings" in proc.stderr and "trust_remote_code" in proc.stderr
+    assert "narrator     openai" in proc.stdout and "Traceback" not in proc.stderr
