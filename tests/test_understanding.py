@@ -241,3 +241,14 @@ def test_no_crickets_or_daisies_on_the_moon():
                                                    scenes=6, seed=seed))
         words = set(re.findall(r"[a-z]+", " ".join(line.text for s in story.scenes for line in s.lines).lower()))
         assert not words & {"crickets", "owl", "fireflies", "daisies", "birds"}, words
+
+
+def test_a_bakers_little_shop_is_her_bakery_and_a_clock_shop_stays_a_shop():
+    baker = PlannerWriter().segment(
+        "Every morning Mrs. Pell the baker lit the big oven in her little shop.\n\nThe bread rose in the warm air.",
+        WriteRequest(prompt="x", scenes=2))
+    assert baker.scenes[0].brief.setting == "bakery"
+    clocks = PlannerWriter().segment(
+        "Mr. Alder the clockmaker opened his little shop.\n\nThe clocks ticked all day long.",
+        WriteRequest(prompt="x", scenes=2))
+    assert clocks.scenes[0].brief.setting == "shop"

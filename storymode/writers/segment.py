@@ -181,12 +181,29 @@ def _brief(text: str, sentence_ids: list[int], reading, previous: Brief | None, 
         for cid in reading.cast.get(g, []):
             if cid not in who:
                 who.append(cid)
+    setting = _trade_of(setting, who, reading)
     props = list(dict.fromkeys(w for w in words if w in PROP_WORDS))[:5]
     first = text.split()[:14]
     return Brief(setting=setting, time_of_day=time, weather=weather, characters=who[:5],
                  action=" ".join(first)[:400], props=props, mood=mood)
 
 
+def _trade_of(setting: str, who: list[str], reading) -> str:  # type: ignore[no-untyped-def]
+    """A plain "shop" is the shop of the trade of whoever is in it: a baker's little shop is a bakery, a
+    blacksmith's a workshop (the first character in the scene with such a trade decides)."""
+    from ..understanding import vocabulary as V
+
+    if setting != "shop":
+        return setting
+    kinds = {p.id: p.kind for p in reading.characters}
+    for cid in who:
+        home = V.home_of(V.kind_of(kinds.get(cid, "")))
+        if home in TRADE_SHOPS:
+            return home
+    return setting
+
+
+TRADE_SHOPS = frozenset({"bakery", "workshop"})
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$")
 
 
