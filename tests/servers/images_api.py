@@ -40,9 +40,11 @@ import threading
 import time
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import serve  # beside this script (run as python tests/servers/NAME.py)
 
 SIZES = {
     "gpt-image-1": ("auto", "1024x1024", "1536x1024", "1024x1536"),
@@ -233,13 +235,7 @@ def main() -> None:
     parser.add_argument("--log", type=Path)
     args = parser.parse_args()
     KEY, LOG = args.key, args.log
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"READY {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(Handler, args.port)
 
 
 if __name__ == "__main__":

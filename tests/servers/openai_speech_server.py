@@ -32,10 +32,12 @@ import threading
 import time
 import wave
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
+
+from loopback import serve  # beside this script (run as python tests/servers/NAME.py)
 
 RATE = 24000
 VOICES = {"alloy", "echo", "fable", "onyx", "nova", "shimmer", "af_heart", "bm_george"}
@@ -160,13 +162,7 @@ def main() -> None:
     parser.add_argument("--log", type=Path)
     args = parser.parse_args()
     LOG = args.log
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"READY {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(Handler, args.port)
 
 
 if __name__ == "__main__":
