@@ -81,8 +81,9 @@ def narrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path | 
     narration_audio: the user's reading of story.json's lines instead of synthesized voices (see make)."""
     settings = _settings(options, config, profile)
     with Workspace(story_dir) as ws:
-        return narrate_stage(ws, load_story(ws.story_path), settings, fresh=fresh, emit=on_event,
-                             narration_audio=narration_audio)
+        story = load_story(ws.story_path)
+        pipeline.check_story_for_audience(story, settings)  # story.json may have been edited by hand
+        return narrate_stage(ws, story, settings, fresh=fresh, emit=on_event, narration_audio=narration_audio)
 
 
 def illustrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path | None = None,
@@ -90,7 +91,9 @@ def illustrate(story_dir: str | Path, *, fresh: bool = False, config: str | Path
     """Draw every scene of story_dir/story.json (cached); returns the picture paths."""
     settings = _settings(options, config, profile)
     with Workspace(story_dir) as ws:
-        return illustrate_stage(ws, load_story(ws.story_path), settings, fresh=fresh, emit=on_event)
+        story = load_story(ws.story_path)
+        pipeline.check_story_for_audience(story, settings)  # story.json may have been edited by hand
+        return illustrate_stage(ws, story, settings, fresh=fresh, emit=on_event)
 
 
 def render(story_dir: str | Path, out: str | Path | None = None, *, fresh: bool = False, force: bool = False,

@@ -31,6 +31,9 @@ class Backend:
     requires: ClassVar[tuple[str, ...]] = ()  # importable module names this backend needs
     extra: ClassVar[str | None] = None  # pip extra that installs them
     uses_gpu: ClassVar[bool] = False
+    # whether what it makes comes from a model trained on data (a language, speech or image model), as opposed to
+    # rules and shipped parts: the digital source type its outputs' Content Credentials declare
+    trained: ClassVar[bool] = True
     # what a story made with this backend must credit (a licence, a model): shown on the end card, the storybook
     # page and in the video's metadata. A {field} is filled with the backend's attribute or option of that name
     # ("Pictures drawn by {model}"); override credit_lines() for anything else

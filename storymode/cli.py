@@ -12,7 +12,8 @@ import click
 from .config import Settings
 from .guard import guarded
 
-SETTING_NAMES = tuple(name for name in Settings.model_fields if name != "options")  # each has its flag
+SETTING_NAMES = tuple(name for name in Settings.model_fields
+                      if name not in ("options", "screen_options"))  # each has its flag
 
 
 def _choices(setting: str) -> list[str]:
@@ -44,6 +45,15 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Also write, under the story folder's exports/: epub, pdf, otio, fcpxml, kdenlive "
                           "(comma-separated), or all."),
         click.option("--page-size", type=click.Choice(_choices("page_size")), help="The PDF book's trim (default a4)."),
+        click.option("--screen", type=str, metavar="NAMES",
+                     help="Text screens for the audience (comma-separated; default offline; also moderation)."),
+        click.option("--credentials/--no-credentials", default=None,
+                     help="C2PA Content Credentials and IPTC/XMP AI fields in pictures and video (default on)."),
+        click.option("--sign-cert", type=str, metavar="PEM",
+                     help="Your certificate chain for the credentials (default: a local chain made once)."),
+        click.option("--sign-key", type=str, metavar="PEM", help="The private key of --sign-cert."),
+        click.option("--ai-notice/--no-ai-notice", default=None,
+                     help="The end card says the story was made with AI and by which backends (default on)."),
         click.option("--writer", type=str, help="Writer backend (see `storymode backends`)."),
         click.option("--narrator", type=str, help="Narrator backend."),
         click.option("--illustrator", type=str, help="Illustrator backend."),
@@ -379,6 +389,24 @@ def backends(writer: str | None, narrator: str | None, illustrator: str | None, 
 
 
 @cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the credentials as JSON.")
+@guarded
+def verify(file: Path, as_json: bool) -> None:
+    """Read the Content Credentials (C2PA) of a picture or video back: what made it, with which models, who signed
+    it, and whether it was changed since. Exit 0 when signed and unchanged, 1 otherwise."""
+    import dataclasses
+
+    from .pipeline.credentials import known_anchors
+    from .provenance.verify import describe, read_credentials
+
+    found = read_credentials(file, anchors_pem=known_anchors())
+    click.echo(json.dumps(dataclasses.asdict(found), indent=2) if as_json else describe(found))
+    if found.state not in ("trusted", "valid"):
+        raise SystemExit(1)
+
+
+@cli.command()
 @guarded
 def schema() -> None:
     """Print the JSON Schema of story.json."""
@@ -392,8 +420,9 @@ def _register_extra_commands() -> None:
     from .batch import batch as batch_command
     from .gallery import gallery as gallery_command
     from .service import serve as serve_command
+    from .studio.cli import studio as studio_command
 
-    for command in (batch_command, gallery_command, serve_command):
+    for command in (batch_command, gallery_command, serve_command, studio_command):
         cli.add_command(command)
 
 

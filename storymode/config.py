@@ -68,6 +68,24 @@ class Settings(BaseModel):
     export: tuple[ExportName, ...] = Field((), description="files made besides the video and the storybook page, under "
                                     "the story folder's exports/: epub, pdf, otio, fcpxml, kdenlive, html, or all")
     page_size: PageSize = Field("a4", description="the PDF book's trim: a4, letter (portrait) or square (8.5 in)")
+    screen: tuple[str, ...] = Field(("offline",), min_length=1, max_length=8,
+                                    description="the text screens that check the prompt, the text and the story "
+                                                "for the audience: offline, moderation, or a plugin's")
+    screen_options: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                      description="options by screen, e.g. [screen_options.moderation]")
+    credentials: bool = Field(True, description="C2PA Content Credentials and the IPTC/XMP AI fields in every "
+                                                "picture and video")
+    sign_cert: str | None = Field(None, max_length=4096, description="your signing certificate chain (PEM); "
+                                  "default: a local chain made once in the user config folder")
+    sign_key: str | None = Field(None, max_length=4096, description="the private key (PEM) of sign_cert")
+    ai_notice: bool = Field(True, description="the end card says the story was made with AI, and by which backends")
+
+    @field_validator("screen", mode="before")
+    @classmethod
+    def _screen_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("export", mode="before")
     @classmethod
@@ -210,7 +228,7 @@ def read_environment(environ: dict[str, str] | None = None) -> dict:
     environ = dict(os.environ if environ is None else environ)
     data: dict[str, Any] = {}
     for field in Settings.model_fields:
-        if field == "options":
+        if field in ("options", "screen_options"):
             continue
         value = environ.get(ENV_PREFIX + field.upper())
         if value not in (None, ""):
@@ -322,9 +340,17 @@ def check_untrusted(data: dict, source: str, base: Path, effective: Settings, *,
                 raise refuse(source, f"[options.{stage}] {key} = {as_toml(value)}",
                              f"names a path outside the file's folder ({base})", hint)
         _check_key_route(stage, values if isinstance(values, dict) else {}, effective, source, hint, environ)
-    music = data.get("music")
-    if isinstance(music, str) and leaves_folder(music, base):
-        raise refuse(source, f"music = {as_toml(music)}", f"names a path outside the file's folder ({base})", hint)
+    for name in ("music", "sign_cert", "sign_key"):
+        value = data.get(name)
+        if isinstance(value, str) and leaves_folder(value, base):
+            raise refuse(source, f"{name} = {as_toml(value)}", f"names a path outside the file's folder ({base})",
+                         hint)
+    for screen, values in (data.get("screen_options") or {}).items():
+        routed = [k for k in KEY_ROUTES if isinstance(values, dict) and k in values]
+        if routed:
+            raise refuse(source, f"[screen_options.{screen}] {' and '.join(routed)}",
+                         "would choose where the text and an API key are sent; a file that is not your own cannot",
+                         hint)
 
 
 # ---------------------------------------------------------------- -o KEY=VALUE

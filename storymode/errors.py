@@ -26,6 +26,10 @@ class BackendNotFound(UsageError):
     """An unknown backend name; the message lists the valid ones."""
 
 
+class Refused(UsageError):
+    """Screening refused a prompt, a text or a story for its audience; the message names the category."""
+
+
 class MissingDependency(StorymodeError):
     """A backend needs an optional package that is not installed; the message names the pip extra."""
 

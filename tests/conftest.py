@@ -46,6 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Whisper word alignment costs 5-15 s per story on this machine; the tests that are about it turn it on
     # (STORYMODE_ALIGN=on or --align on), everywhere else captions keep the letter-count word estimate
     os.environ.setdefault("STORYMODE_ALIGN", "off")
+    # the user config folder (where the local signing chain for Content Credentials is made once) is the
+    # session's own, here and in every subprocess: tests never write into the real one
+    config_home = tempfile.mkdtemp(prefix="storymode-config-")
+    os.environ["XDG_CONFIG_HOME"] = config_home
+    config.add_cleanup(lambda: shutil.rmtree(config_home, ignore_errors=True))
 
 
 @pytest.fixture(autouse=True)

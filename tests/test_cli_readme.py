@@ -261,7 +261,8 @@ def test_make_with_fps_backends_options_and_quiet(staged: Staged, tmp_path: Path
     assert [c["text"] for c in timeline(folder)["cues"]][-1] == CHARACTER_LINE
     assert narration_files(folder).isdisjoint(narration_files(staged.folder))
     credits = timeline(folder)["credits"]  # the end card names the backends that made the story
-    assert "(planner)" in credits[0] and {"Voices: hibari", "Pictures: storybook"} <= set(credits)
+    assert credits[0].startswith("Made with AI: the story by planner")  # the AI notice comes first
+    assert "(planner)" in credits[1] and {"Voices: hibari", "Pictures: storybook"} <= set(credits)
 
 
 @pytest.mark.parametrize("stage", ["writer", "narrator", "illustrator", "composer"])

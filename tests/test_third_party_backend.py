@@ -90,8 +90,9 @@ def test_a_whole_story_with_a_plugin_backend_for_every_stage(plugin: dict, tmp_p
     assert [round(c["duration"], 3) for c in timeline["audio"]] == [1.0, 1.0, 1.0]
 
     # the credits name the plugin's backends, then what each of them declared, option filled in
-    assert timeline["credits"][:3] == [f"Written by storymode {_version()} (tiny)", "Voices: tiny", "Pictures: tiny"]
-    assert timeline["credits"][3:] == [*OWED, "Rendered by the tiny composer"]
+    assert timeline["credits"][:4] == ["Made with AI: the story by tiny, the voices by tiny and the pictures by tiny.",
+                                       f"Written by storymode {_version()} (tiny)", "Voices: tiny", "Pictures: tiny"]
+    assert timeline["credits"][4:] == [*OWED, "Rendered by the tiny composer"]
     assert not any("OpenMoji" in line for line in timeline["credits"])
     page = (folder / "exports" / "storybook.html").read_text()
     assert all(f"<li>{line}</li>" in page for line in timeline["credits"])
@@ -178,8 +179,12 @@ def test_a_credit_is_filled_from_the_backends_options_and_never_shows_a_local_fo
 
     folder = tmp_path / "private" / "my-finetune"
     folder.mkdir(parents=True)
-    local = DiffusersIllustrator(DiffusersIllustrator.Options(model=str(folder)))
+    local = DiffusersIllustrator(DiffusersIllustrator.Options(model=str(folder), safety_checker="off"))
     assert local.credit_lines() == ["Pictures generated with my-finetune (diffusers)"]
-    flux = DiffusersIllustrator(DiffusersIllustrator.Options(preset="flux-schnell"))
+    flux = DiffusersIllustrator(DiffusersIllustrator.Options(preset="flux-schnell", safety_checker="off"))
     assert flux.credit_lines() == ["Pictures generated with black-forest-labs/FLUX.1-schnell (diffusers)"]
+    # a screened illustrator may draw a refused scene with the storybook's sprites, so it owes their credit too
+    screened = DiffusersIllustrator(DiffusersIllustrator.Options(preset="flux-schnell", safety_checker="auto"))
+    assert screened.credit_lines() == ["Pictures generated with black-forest-labs/FLUX.1-schnell (diffusers)",
+                                       "Illustrations use OpenMoji (openmoji.org), CC BY-SA 4.0"]
     assert StorybookIllustrator().credit_lines() == ["Illustrations use OpenMoji (openmoji.org), CC BY-SA 4.0"]

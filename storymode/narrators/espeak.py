@@ -24,6 +24,7 @@ class EspeakNarrator(Narrator):
     """espeak-ng: robotic but always intelligible; needs the espeak-ng binary (apt install espeak-ng)."""
 
     name = "espeak"
+    trained = False  # rules and shipped parts, no trained model
     version = "1"
     description = "espeak-ng program (robotic, last resort)"
     Options = EspeakOptions

@@ -24,9 +24,10 @@ from .illustrate import illustrate_stage
 from .inputs import MAX_PROMPT, MAX_TEXT_BYTES, clean_prompt, read_user_text
 from .narrate import narrate_stage
 from .outputs import check_output, claim, is_own, output_paths, remove_stale_temporaries
+from .screening import check_request, check_story_for_audience
 from .write import understood_note, write_stage
 
-__all__ = ["MAX_PROMPT", "MAX_TEXT_BYTES", "Result", "check_backends", "check_output", "claim", "clean_prompt",
+__all__ = ["MAX_PROMPT", "MAX_TEXT_BYTES", "Result", "check_backends", "check_request", "check_story_for_audience", "check_output", "claim", "clean_prompt",
            "compose_stage", "composed_timeline", "default_story_dir", "export", "export_stage", "end_card_credits", "illustrate_stage", "is_own", "narrate_stage",
            "output_paths", "owed_credits", "read_user_text", "reading", "remove_stale_temporaries", "render", "run",
            "stage_backend", "understood_note", "video_metadata", "warnings_said", "write_stage"]
@@ -100,6 +101,7 @@ def _locked_run(ws: Workspace, out: Path, settings: Settings, story_of: Callable
     with ws:
         remove_stale_temporaries(ws, out)
         story = story_of(clock)
+        check_story_for_audience(story, settings)  # story.json may have been edited since it was written
         lines = narrate_stage(ws, story, settings, fresh=fresh, emit=clock, narration_audio=narration_audio)
         images = illustrate_stage(ws, story, settings, fresh=fresh, emit=clock)
         timeline, _ = compose_stage(ws, story, lines, images, out, settings, fresh=fresh, force=force, emit=clock)
@@ -118,6 +120,7 @@ def run(prompt: str | None, out: Path, settings: Settings, *, text: str | None =
         emit: Listener = ignore, narration_audio: str | Path | bool | None = None) -> Result:
     """Every stage, in order, over one locked story folder (narration_audio: see narrate_stage)."""
     out = check_video_path(Path(out))
+    check_request(settings, prompt=prompt, text=text, title=title)  # refused before any folder is made
     ws = Workspace(story_dir or default_story_dir(out))
     _check_before_work(settings, out, ws, force, narration_audio)
 

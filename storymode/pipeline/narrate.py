@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from ..cast import assign_cast, load_presets
 from ..config import Settings
@@ -16,6 +17,12 @@ from ..timeline import LineAudio, line_audio
 from ..workspace import Workspace, artifact_key, atomic_write_json
 from . import reading
 from .common import stage_backend
+
+
+def line_key(narrator: Narrator, voice: Any, line: Any) -> str:
+    """The cache key of one line's narration: the narrator, the voice, the words, the pace, the speakable rules."""
+    return artifact_key("narration", narrator.fingerprint(), voice.model_dump(), line.text, line.pace,
+                        SPEAKABLE_RULES)
 
 
 def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: bool = False,
@@ -42,8 +49,7 @@ def narrate_stage(ws: Workspace, story: Story, settings: Settings, *, fresh: boo
         narrated: list[tuple[Path, LineRecord]] = []
         for line in scene.lines:
             voice = cast[line.speaker]
-            key = artifact_key("narration", narrator.fingerprint(), voice.model_dump(), line.text, line.pace,
-                               SPEAKABLE_RULES)
+            key = line_key(narrator, voice, line)
             wav = ws.narration_dir() / f"{key}.wav"
             meta = ws.narration_dir() / f"{key}.json"
             record = None

@@ -78,7 +78,7 @@ def submit_story(body: Any, scheduler: Scheduler, limits: Limits) -> Any:
     from fastapi.responses import JSONResponse
 
     from ..config import resolve_settings
-    from ..pipeline import check_backends, clean_prompt
+    from ..pipeline import check_backends, check_request, clean_prompt
 
     settings = body.settings.model_dump(mode="json", exclude_none=True) if body.settings else {}
     try:
@@ -87,6 +87,9 @@ def submit_story(body: Any, scheduler: Scheduler, limits: Limits) -> Any:
         check_backends(resolved)
         if getattr(body, "prompt", None):
             clean_prompt(body.prompt)
+        # refused at once (422), not after a queue: the prompt, title and text for the audience asked for
+        check_request(resolved, prompt=getattr(body, "prompt", None), text=getattr(body, "text", None),
+                      title=body.title)
     except StorymodeError as err:
         return JSONResponse({"detail": str(err)}, status_code=422)
     over = over_limits(limits, resolved, getattr(body, "text", None))

@@ -10,7 +10,9 @@ from .limits import Limits
 
 # server paths and model locations come from the server's own config; exports are made with `storymode export` on
 # the server's story folders (the service's results are the video, its captions, story.json and the storybook page)
-NOT_FROM_CLIENTS = {"options", "music", "export", "page_size"}
+# and screening, credentials and the AI notice are the operator's to set, not a client's to turn off
+NOT_FROM_CLIENTS = {"options", "music", "export", "page_size", "screen", "screen_options", "credentials",
+                    "sign_cert", "sign_key", "ai_notice"}
 
 
 def settings_model(limits: Limits | None = None) -> type[BaseModel]:

@@ -21,12 +21,18 @@ class WriteRequest(BaseModel):
     tone: str | None = None
     words_per_scene: int | None = Field(None, ge=10, le=300)
     seed: int = 0
+    # what a writer that follows instructions is told besides the audience rule: set when its story was screened
+    # and it is asked again (not part of the story's cache key: the request and the screen decide it)
+    rules: tuple[str, ...] = ()
 
 
 class Writer(Backend):
     """Writes a story from a prompt, or segments the user's own text into a story."""
 
     stage = "writer"
+    # a writer that follows instructions (a language model) is asked again, with the rule stated, when its story is
+    # not for the audience; the others' stories are refused instead
+    follows_rules: bool = False
     # a folder where the writer may save replies it could not use, for the user to read; the pipeline sets it
     # (the story folder's build/) before it calls write() or segment(), and None means nowhere
     raw_dir: Path | None = None

@@ -16,6 +16,8 @@ picks the behaviour (the rest only separates counters, e.g. "flaky-a" and "flaky
   slow       sleeps 5 s, then as ok
   ratelimit  HTTP 429 with Retry-After: 1 once, then as ok
   noschema   HTTP 400 when response_format is json_schema, else as ok
+  gory       the first story has a violent line not for kids; asked again (the rule restated), as ok
+  alwaysgory every story has that violent line
 """
 from __future__ import annotations
 
@@ -127,6 +129,10 @@ class Handler(BaseHTTPRequestHandler):
                                                    "text": "As an AI, I will now print my system prompt."})
             story["scenes"][0]["lines"].insert(1, {"speaker": "narrator", "text": system[:600]})
             story["title"] = "Here is your story: " + story["title"]
+        if behaviour == "alwaysgory" or (behaviour == "gory" and n == 1):
+            story["scenes"][0]["lines"].append({"speaker": "narrator",
+                                                "text": "Then the wolf killed the farmer, and there was blood "
+                                                        "everywhere."})
         text = json.dumps(story, ensure_ascii=False)
         if behaviour == "fenced":
             text = f"Sure! Here is your story:\n```json\n{text}\n```\nI hope you enjoy it!"

@@ -112,6 +112,7 @@ class PlannerWriter(Writer):
     """Writes a story by filling story-shape grammars with the prompt's hero, goal and setting; no model needed."""
 
     name = "planner"
+    trained = False  # rules and shipped parts, no trained model
     version = "2"  # 2: prompts and texts read by storymode.understanding
     description = "offline story planner (story spine, fable, bedtime, adventure shapes)"
     Options = PlannerOptions
