@@ -94,6 +94,20 @@ class Brief(_Model):
     action: str = Field("", max_length=400)
     props: list[str] = Field(default_factory=list)
     mood: str = Field("calm", max_length=40)
+    variant: int = Field(0, ge=0, le=1_000_000, description="0: the default picture; another number: another "
+                                                            "drawing of the same brief, picked in the studio")
+    style: str | None = Field(None, min_length=1, max_length=40,
+                              description="this scene's own picture style preset; empty: the story's")
+
+    def key_fields(self) -> dict:
+        """The brief as a picture's cache key holds it: variant and style only when set, so the pictures of
+        stories written before they existed keep their keys."""
+        fields = self.model_dump()
+        if not self.variant:
+            del fields["variant"]
+        if self.style is None:
+            del fields["style"]
+        return fields
 
 
 class Scene(_Model):
@@ -109,6 +123,16 @@ class Scene(_Model):
         return " ".join(line.text for line in self.lines)
 
 
+class Screening(_Model):
+    """How the story was screened for its audience: by which screens, what its audience allowed (recorded for
+    adults), and how many times a writer was asked again with the rule stated."""
+
+    audience: str
+    screens: list[str] = Field(default_factory=list)
+    allowed: list[str] = Field(default_factory=list, description="categories present and allowed for the audience")
+    softened: int = Field(0, ge=0, description="times the writer was asked again with the audience rule")
+
+
 class Story(_Model):
     """A whole story: title, cast and scenes."""
 
@@ -121,6 +145,7 @@ class Story(_Model):
     seed: int = 0
     characters: list[Character] = Field(default_factory=list, max_length=20)
     request: StoryRequest | None = Field(None, description="what the prompt was understood to ask for")
+    screening: Screening | None = Field(None, description="how the story was screened for its audience")
     scenes: list[Scene] = Field(min_length=1, max_length=MAX_SCENES)
 
     @field_validator("title")

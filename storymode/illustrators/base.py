@@ -1,4 +1,5 @@
-"""The illustrator interface: illustrate(request) -> Illustration."""
+"""The illustrator interface: illustrate(request) -> Illustration (fallback.py holds the storybook fallback the
+model illustrators share)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,9 @@ class IllustrationRequest:
     seed: int  # the story's seed; the backend derives per-scene and per-character seeds from it
     width: int
     height: int
+    # 0: the scene's default picture; another number: another drawing of the same brief (a different scene seed
+    # or layout), never another look for the characters, whose looks come from the story's seed
+    variant: int = 0
 
     def in_picture(self) -> tuple[Character, ...]:
         """The cast members the brief puts in the picture."""

@@ -30,7 +30,8 @@ The prompt comes from the shared builder (``prompting.build_prompt``: the style,
 each character in every scene), the seed from ``prompting.scene_seed`` (or the lead character's seed with
 ``seed_from=lead``). The picture is asked for at the request's size (which carries the zoom margin) scaled down
 to at most ``max_pixels`` and rounded up to a multiple of ``size_multiple`` (64 by default, which SDXL and FLUX
-both take), and the fetched PNG is cover-fitted to the request's size.
+both take), and the fetched PNG is cover-fitted to the request's size. The brief's picture variant (when not 0)
+changes the seed: another drawing of the same prompt.
 
 ``timeout`` bounds each picture (queue wait included). When it runs out, or on Ctrl-C, the prompt is taken out
 of the server's queue (``POST /queue {"delete": [id]}``) and, if it is already running, interrupted
@@ -176,7 +177,8 @@ class ComfyUIIllustrator(Illustrator):
         """The scene's picture, made by the ComfyUI server from the filled-in workflow."""
         where = f"scene {request.scene_index + 1}"
         prompt = build_prompt(request.brief, request.cast, request.style, story_seed=request.seed,
-                              scene_index=request.scene_index, scene_label=where, seed_from=self.options.seed_from)
+                              scene_index=request.scene_index, scene_label=where, seed_from=self.options.seed_from,
+                              variant=request.variant)
         gen_w, gen_h = generation_size(request.width, request.height, self.options.size_multiple,
                                        self._max_pixels())
         values = {"prompt": prompt.prompt, "negative": prompt.negative_prompt, "seed": prompt.seed,

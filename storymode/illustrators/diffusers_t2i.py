@@ -5,7 +5,8 @@
 - The pipeline is loaded once per illustrator instance; torch and diffusers are imported inside methods only.
 - Prompts come from the shared builder (``prompting.build_prompt``): style preset, the characters in the
   picture with their fixed descriptions, cut to the tokenizer's limit with a warning.
-- Seeds: the scene seed comes from the story seed and the scene index (``prompting.scene_seed``), drawn on a
+- Seeds: the scene seed comes from the story seed, the scene index and the brief's picture variant
+  (``prompting.scene_seed``; variant 0 is the scene's default picture), drawn on a
   CPU ``torch.Generator``, so a scene redraws the same on any device; ``seed_from=lead`` uses the first
   pictured character's fixed seed instead.
 - Size: by default the picture is generated at exactly ``request.width x request.height``, which must be
@@ -14,12 +15,21 @@
   slow zoom, rounded up to a multiple of 8). ``size=native`` generates at the model's native pixel area in the
   request's aspect (better for 512-pixel models) and resizes to the requested size; that is recorded in
   ``drawn["generated_size"]``.
+- Screening (``safety_checker``): ``auto`` uses the pipeline's own safety checker when it has one (its output's
+  ``nsfw_content_detected``), else ``CompVis/stable-diffusion-safety-checker`` when it is in the local cache, else
+  none, said once per run in an ``UnscreenedWarning``; ``off`` screens nothing (and turns the pipeline's own
+  checker off, which would otherwise black pictures out); a folder or hub id names the checker, which then replaces
+  the pipeline's own. A flagged picture is never saved nor returned: it is redrawn with another seed
+  (``redraw_seed``) up to ``redraws`` times, and when every seed is flagged the scene is drawn by the storybook
+  illustrator, said in a ``ContentFallbackWarning``. ``drawn["screen"]`` records the checker, the flagged seeds and
+  the outcome (passed, redrawn, fallback or unscreened).
 """
 from __future__ import annotations
 
 import inspect
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,8 +38,11 @@ from pydantic import Field
 from ..backend import BackendOptions
 from ..hub import offline_unless
 from ..errors import BackendError, UsageError
+from ..safety.pictures import (DEFAULT_CHECKER, GET_CHECKER, PictureScreen, PictureVerdict, SafetyCheckerScreen,
+                               checker_folder, installed_safety_checker)
 from .base import Illustration, IllustrationRequest, Illustrator
-from .prompting import build_prompt
+from .fallback import storybook_credit_lines, storybook_fallback
+from .prompting import IllustrationPrompt, build_prompt
 
 PRESETS: dict[str, dict[str, Any]] = {
     # model id, steps, guidance, native side (pixels), preferred CUDA dtype, takes a negative prompt
@@ -41,6 +54,29 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sd15": {"model": "stable-diffusion-v1-5/stable-diffusion-v1-5", "steps": 25, "guidance": 7.5,
              "native": 512, "dtype": "float16"},
 }
+
+
+REDRAW_STRIDE = 1_000_003  # a large prime step from the scene seed to each redraw seed
+PIPELINE_CHECKER = "pipeline safety checker"
+UNSCREENED = f"pictures are not screened: the safety checker is not installed ({GET_CHECKER})"
+
+
+class UnscreenedWarning(UserWarning):
+    """Pictures are drawn without a safety checker, because none is installed (said once per run)."""
+
+
+def redraw_seed(seed: int, attempt: int) -> int:
+    """The seed of a scene's redraw number attempt (0: the scene's own seed), the same on every machine."""
+    return (seed + attempt * REDRAW_STRIDE) % 2 ** 32 if attempt else seed
+
+
+@dataclass(frozen=True)
+class _Screening:
+    """How pictures are screened in this run: by a PictureScreen, by the pipeline's own checker, or not at all."""
+
+    by: str | None  # what the drawn record names; None: unscreened
+    screen: PictureScreen | None = None
+    own: bool = False  # the pipeline's own checker, read from its output's nsfw_content_detected
 
 
 def _round8(x: float) -> int:
@@ -87,13 +123,22 @@ class DiffusersIllustrator(Illustrator):
                                            description="character id -> reference image path (needs ip_adapter)")
         seed_from: Literal["scene", "lead"] = Field(
             "scene", description="scene: a seed per scene; lead: the first pictured character's fixed seed")
+        safety_checker: str = Field(
+            "auto", min_length=1, max_length=1000,
+            description=f"auto: the pipeline's own checker, else {DEFAULT_CHECKER} when installed, else none; "
+                        f"off; or a safety checker folder or hub id")
+        redraws: int = Field(2, ge=0, le=8, description="a flagged picture is redrawn with another seed up to this "
+                                                        "many times, then drawn by the storybook illustrator")
 
     def __init__(self, options: BackendOptions | None = None) -> None:
         super().__init__(options)
         self._pipe: Any = None
         self._device = "cpu"
         self._dtype = "float32"
+        self._screening: _Screening | None = None
         opts = self.options
+        if opts.safety_checker not in ("auto", "off"):
+            checker_folder(opts.safety_checker)  # a missing checker is said now, before any drawing
         if opts.references and not opts.ip_adapter:
             raise UsageError("diffusers: references need an IP-Adapter: set -o ip_adapter=<hub id or folder> "
                              "(for example h94/IP-Adapter) or drop the references")
@@ -130,6 +175,13 @@ class DiffusersIllustrator(Illustrator):
         if dtype == "auto":
             dtype = "float32" if device == "cpu" else ("float16" if device == "mps" else self.preset["dtype"])
         return device, dtype
+
+    def credit_lines(self) -> list[str]:
+        """The model's credit, and the storybook's when flagged scenes may be drawn by it."""
+        lines = super().credit_lines()
+        if self.options.safety_checker != "off":
+            lines += [line for line in storybook_credit_lines() if line not in lines]
+        return lines
 
     # ------------------------------------------------------------ loading (once per instance)
     def pipeline(self) -> Any:
@@ -212,8 +264,7 @@ class DiffusersIllustrator(Illustrator):
         return w, h
 
     def illustrate(self, request: IllustrationRequest) -> Illustration:
-        import torch
-
+        """The scene's picture, screened: redrawn with other seeds while flagged, else the storybook's."""
         where = f"scene {request.scene_index + 1}"
         opts = self.options
         gen_w, gen_h = self._sizes(request, where)
@@ -222,48 +273,36 @@ class DiffusersIllustrator(Illustrator):
             raise UsageError(f"diffusers: references name characters not in the cast: {', '.join(unknown)} "
                              f"(cast: {', '.join(c.id for c in request.cast) or 'empty'})")
         pipe = self.pipeline()
+        screening = self.screening()
         # a prompt over the tokenizer's limit is cut with a PromptCutWarning naming the cuts (also in drawn)
         ip = build_prompt(request.brief, request.cast, request.style, story_seed=request.seed,
                           scene_index=request.scene_index, tokenizer=getattr(pipe, "tokenizer", None),
-                          scene_label=where, seed_from=opts.seed_from)
-        steps = opts.steps or self.preset["steps"]
-        guidance = self.preset["guidance"] if opts.guidance is None else opts.guidance
-        accepted = inspect.signature(pipe.__call__).parameters
-        kwargs: dict[str, Any] = {"prompt": ip.prompt, "num_inference_steps": steps, "height": gen_h,
-                                  "width": gen_w, "generator": torch.Generator("cpu").manual_seed(ip.seed),
-                                  "output_type": "pil"}
-        if "guidance_scale" in accepted:
-            kwargs["guidance_scale"] = guidance
-        negative = ip.negative_prompt if "negative_prompt" in accepted and guidance > 1.0 else ""
-        if negative:
-            kwargs["negative_prompt"] = negative
-        reference = None
-        if opts.ip_adapter:
-            reference = next((c.id for c in request.in_picture() if c.id in opts.references), None)
-            kwargs["ip_adapter_image"] = self._reference_image(reference, gen_w, gen_h)
-            pipe.set_ip_adapter_scale(opts.ip_adapter_scale if reference else 0.0)
-        try:
-            with torch.inference_mode():
-                out = pipe(**kwargs)
-        except torch.cuda.OutOfMemoryError if hasattr(torch.cuda, "OutOfMemoryError") else MemoryError:
-            raise BackendError(f"{where}: the GPU ran out of memory at {gen_w}x{gen_h}; try -o cpu_offload=true, "
-                               f"-o attention_slicing=true, -o vae_tiling=true or a smaller size") from None
-        except (RuntimeError, ValueError) as err:
-            raise BackendError(f"{where}: the diffusers pipeline {self.model} failed: {err}") from None
-        image = out.images[0].convert("RGB")
+                          scene_label=where, seed_from=opts.seed_from, variant=request.variant)
+        kwargs, reference = self._call_arguments(pipe, request, ip, gen_w, gen_h)
+        attempts = opts.redraws + 1 if screening.by else 1
+        flagged_seeds: list[int] = []
+        for attempt in range(attempts):
+            seed = redraw_seed(ip.seed, attempt)
+            image, verdict = self._draw(pipe, kwargs, seed, screening, where, gen_w, gen_h)
+            if verdict is None or not verdict.flagged:
+                break
+            flagged_seeds.append(seed)  # that picture is dropped here: never saved nor returned
+        else:
+            return self._fallback(request, ip, screening, flagged_seeds)
         if image.size != (request.width, request.height):
             from PIL import Image
 
             image = image.resize((request.width, request.height), Image.Resampling.LANCZOS)
+        outcome = "unscreened" if not screening.by else "redrawn" if flagged_seeds else "passed"
         drawn = {
             "backend": "diffusers",
             "model": self.model,
             "pipeline": type(pipe).__name__,
             "prompt": ip.prompt,
-            "negative_prompt": negative,
-            "seed": ip.seed,
-            "steps": steps,
-            "guidance": guidance,
+            "negative_prompt": kwargs.get("negative_prompt", ""),
+            "seed": seed,
+            "steps": kwargs["num_inference_steps"],
+            "guidance": self._guidance(),
             "style": ip.style,
             "size": [request.width, request.height],
             "generated_size": [gen_w, gen_h],
@@ -275,8 +314,90 @@ class DiffusersIllustrator(Illustrator):
             "prompt_cut": list(ip.cut),
             "sprites": {},
             "undrawn": [],
+            "screen": {"by": screening.by, "flagged_seeds": flagged_seeds, "outcome": outcome},
         }
         return Illustration(image=image, drawn=drawn)
+
+    def _guidance(self) -> float:
+        return self.preset["guidance"] if self.options.guidance is None else self.options.guidance
+
+    def _call_arguments(self, pipe: Any, request: IllustrationRequest, ip: IllustrationPrompt, gen_w: int,
+                        gen_h: int) -> tuple[dict[str, Any], str | None]:
+        """The pipeline's keyword arguments but the generator, and the pictured character whose reference is
+        used."""
+        opts = self.options
+        guidance = self._guidance()
+        accepted = inspect.signature(pipe.__call__).parameters
+        kwargs: dict[str, Any] = {"prompt": ip.prompt, "num_inference_steps": opts.steps or self.preset["steps"],
+                                  "height": gen_h, "width": gen_w, "output_type": "pil"}
+        if "guidance_scale" in accepted:
+            kwargs["guidance_scale"] = guidance
+        if "negative_prompt" in accepted and guidance > 1.0 and ip.negative_prompt:
+            kwargs["negative_prompt"] = ip.negative_prompt
+        reference = None
+        if opts.ip_adapter:
+            reference = next((c.id for c in request.in_picture() if c.id in opts.references), None)
+            kwargs["ip_adapter_image"] = self._reference_image(reference, gen_w, gen_h)
+            pipe.set_ip_adapter_scale(opts.ip_adapter_scale if reference else 0.0)
+        return kwargs, reference
+
+    def _draw(self, pipe: Any, kwargs: dict[str, Any], seed: int, screening: _Screening, where: str, gen_w: int,
+              gen_h: int) -> tuple[Any, PictureVerdict | None]:
+        """One picture drawn with seed, and its verdict (None: unscreened)."""
+        import torch
+
+        try:
+            with torch.inference_mode():
+                out = pipe(**kwargs, generator=torch.Generator("cpu").manual_seed(seed))
+        except torch.cuda.OutOfMemoryError if hasattr(torch.cuda, "OutOfMemoryError") else MemoryError:
+            raise BackendError(f"{where}: the GPU ran out of memory at {gen_w}x{gen_h}; try -o cpu_offload=true, "
+                               f"-o attention_slicing=true, -o vae_tiling=true or a smaller size") from None
+        except (RuntimeError, ValueError) as err:
+            raise BackendError(f"{where}: the diffusers pipeline {self.model} failed: {err}") from None
+        image = out.images[0].convert("RGB")
+        if screening.screen is not None:
+            return image, screening.screen.check(image)
+        if screening.own:
+            flagged = bool((getattr(out, "nsfw_content_detected", None) or [False])[0])
+            reason = "its output says nsfw content was detected" if flagged else "its output says none was detected"
+            return image, PictureVerdict(flagged, PIPELINE_CHECKER, reason)
+        return image, None
+
+    def _fallback(self, request: IllustrationRequest, ip: IllustrationPrompt, screening: _Screening,
+                  flagged_seeds: list[int]) -> Illustration:
+        """The storybook's picture for a scene flagged on every seed, said in a warning and recorded."""
+        tried = len(flagged_seeds)
+        picture = storybook_fallback(request, "diffusers", f"the safety checker ({screening.by}) flagged the picture "
+                                                           f"on {'all ' if tried > 1 else ''}{tried} "
+                                                           f"seed{'s' if tried > 1 else ''} tried")
+        drawn = {**picture.drawn, "model": self.model, "prompt": ip.prompt,
+                 "screen": {"by": screening.by, "flagged_seeds": flagged_seeds, "outcome": "fallback"}}
+        return Illustration(image=picture.image, drawn=drawn)
+
+    # ------------------------------------------------------------ screening
+    def screening(self) -> _Screening:
+        """How this run's pictures are screened (chosen once, after the pipeline is loaded)."""
+        if self._screening is None:
+            self._screening = self._choose_screening(self.pipeline())
+        return self._screening
+
+    def _choose_screening(self, pipe: Any) -> _Screening:
+        choice = self.options.safety_checker
+        own = getattr(pipe, "safety_checker", None)
+        if choice == "auto" and own is not None and getattr(pipe, "feature_extractor", None) is not None:
+            return _Screening(PIPELINE_CHECKER, own=True)
+        if own is not None:  # off, or another checker: the pipeline's own would black pictures out unasked
+            pipe.safety_checker = None
+        if choice == "off":
+            return _Screening(None)
+        model = choice if choice != "auto" else DEFAULT_CHECKER if installed_safety_checker() else None
+        if model is None:
+            warnings.warn(UNSCREENED, UnscreenedWarning, stacklevel=4)
+            return _Screening(None)
+        on_cpu = self._device == "cpu" or self.options.cpu_offload  # offloading: the GPU is kept for the model
+        screen = SafetyCheckerScreen(model, device="cpu" if on_cpu else self._device,
+                                     dtype="float32" if on_cpu else self._dtype)
+        return _Screening(screen.name, screen)
 
     def _reference_image(self, char_id: str | None, width: int, height: int) -> Any:
         from PIL import Image

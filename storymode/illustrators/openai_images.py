@@ -19,7 +19,8 @@ deployments (``api_version`` and ``deployment``), and local servers that speak t
   ``concurrency`` bounds the requests in flight, and ``illustrate_each`` / ``illustrate_many`` draw several scenes
   at once within it (``illustrate`` draws one).
 - A content-policy refusal names its scene; ``on_refusal=storybook`` draws that scene with the storybook
-  illustrator instead, says so in a warning, and records it in the drawn record.
+  illustrator instead (``fallback.storybook_fallback``), says so in a warning, and records it in the drawn record as a
+  screen result: ``"screen": {"by": "openai content policy", "outcome": "fallback"}``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ import binascii
 import io
 import math
 import threading
-import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +42,8 @@ from ..errors import BackendError, UsageError
 from ..openai_api import (ContentRefused, EndpointOptions, explain, make_client, public_options, redact_url,
                           scrub)
 from .base import Illustration, IllustrationRequest, Illustrator, read_capped
+from .fallback import ContentFallbackWarning as ContentFallbackWarning  # re-exported: it was first defined here
+from .fallback import storybook_credit_lines, storybook_fallback
 from .prompting import IllustrationPrompt, build_prompt
 
 if TYPE_CHECKING:
@@ -59,10 +61,7 @@ PROMPT_CHARS = {"gpt-image": 4000, "dall-e-3": 4000, "dall-e-2": 1000}
 OTHER_MODEL_MULTIPLE = 64
 MAX_PICTURE_BYTES = 64 * 1024 * 1024
 NO_SEED = "none: the Images API takes no seed, so a redraw may differ"
-
-
-class ContentFallbackWarning(UserWarning):
-    """A scene the API refused on content policy was drawn by the storybook illustrator instead."""
+REFUSAL_SCREEN = "openai content policy"  # the screen named in a refused scene's drawn record
 
 
 def model_family(model: str) -> str | None:
@@ -187,7 +186,6 @@ class OpenAIImagesIllustrator(Illustrator):
         self._client: openai.OpenAI | None = None
         self._client_lock = threading.Lock()
         self._in_flight = threading.BoundedSemaphore(self.options.concurrency)
-        self._storybook: Illustrator | None = None
 
     @property
     def model(self) -> str:
@@ -218,7 +216,7 @@ class OpenAIImagesIllustrator(Illustrator):
         """The model's credit, and the storybook's when refused scenes may be drawn by it."""
         lines = super().credit_lines()
         if self.options.on_refusal == "storybook":
-            lines += [line for line in self._fallback().credit_lines() if line not in lines]
+            lines += [line for line in storybook_credit_lines() if line not in lines]
         return lines
 
     # ------------------------------------------------------------ drawing
@@ -397,19 +395,10 @@ class OpenAIImagesIllustrator(Illustrator):
         if self.options.on_refusal == "fail":
             raise ContentRefused(f"{refused}; change that scene's illustration brief in story.json, or pass "
                                  f"-o on_refusal=storybook to draw it with the storybook illustrator") from None
-        picture = self._fallback().illustrate(request)
-        warnings.warn(f"{_scene(request)}: the Images API refused the picture on content policy; it was drawn by "
-                      f"the storybook illustrator instead", ContentFallbackWarning, stacklevel=3)
-        drawn = {**picture.drawn, "backend": "storybook", "fallback_for": "openai", "refused": str(refused),
-                 "model": self.model, "prompt": prompt.prompt, "asked": self._asked(request)}
+        picture = storybook_fallback(request, "openai", "the Images API refused the picture on content policy")
+        drawn = {**picture.drawn, "refused": str(refused), "model": self.model, "prompt": prompt.prompt,
+                 "asked": self._asked(request), "screen": {"by": REFUSAL_SCREEN, "outcome": "fallback"}}
         return Illustration(image=picture.image, drawn=drawn)
-
-    def _fallback(self) -> Illustrator:
-        if self._storybook is None:
-            from .storybook import StorybookIllustrator
-
-            self._storybook = StorybookIllustrator()
-        return self._storybook
 
 
 def _scene(request: IllustrationRequest) -> str:

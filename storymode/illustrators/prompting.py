@@ -96,9 +96,12 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(digest, "big") % (2 ** 32)
 
 
-def scene_seed(story_seed: int, scene_index: int) -> int:
-    """The seed for one scene's picture: from the story seed and the scene's index only."""
-    return stable_seed("storymode-scene", int(story_seed), int(scene_index))
+def scene_seed(story_seed: int, scene_index: int, variant: int = 0) -> int:
+    """The seed for one scene's picture: from the story seed and the scene's index, and the brief's variant when
+    it is not 0 (so variant 0 keeps the seed, and the picture, every story had before variants existed)."""
+    if not variant:
+        return stable_seed("storymode-scene", int(story_seed), int(scene_index))
+    return stable_seed("storymode-scene", int(story_seed), int(scene_index), int(variant))
 
 
 def character_seed(story_seed: int, char_id: str) -> int:
@@ -191,13 +194,14 @@ def _where(setting: str) -> str:
 
 def build_prompt(brief: Brief, cast: tuple[Character, ...] | list[Character], style: str, *, story_seed: int,
                  scene_index: int, tokenizer: object | None = None, scene_label: str | None = None,
-                 seed_from: str = "scene") -> IllustrationPrompt:
+                 seed_from: str = "scene", variant: int = 0) -> IllustrationPrompt:
     """The prompt for one scene: style lead, action, each character in the picture with its fixed description,
     setting, props, time, weather, mood, style extras; cut to the token limit with a warning that names the cuts.
 
     ``cast`` is the whole cast; only the characters the brief puts in the picture are described.
     ``seed_from='lead'`` uses the first pictured character's fixed seed (the same starting noise in each of
-    its scenes, for a steadier look); otherwise the scene seed.
+    its scenes, for a steadier look); otherwise the scene seed. ``variant`` (the brief's, when not 0) changes the
+    seed only, for another drawing of the same prompt.
     """
     preset = style_preset(style)
     wanted = list(dict.fromkeys(brief.characters))
@@ -261,9 +265,9 @@ def build_prompt(brief: Brief, cast: tuple[Character, ...] | list[Character], st
         warnings.warn(f"{where}: the illustration prompt was longer than the text encoder's {limit} tokens; "
                       f"cut {'; '.join(cut)}", PromptCutWarning, stacklevel=2)
 
-    seed = scene_seed(story_seed, scene_index)
+    seed = scene_seed(story_seed, scene_index, variant)
     if seed_from == "lead" and subjects:
-        seed = subjects[0].seed
+        seed = subjects[0].seed if not variant else stable_seed("storymode-lead", subjects[0].seed, int(variant))
     elif seed_from not in ("scene", "lead"):
         raise UsageError(f"seed_from must be 'scene' or 'lead', not {seed_from!r}")
     return IllustrationPrompt(prompt=prompt, negative_prompt=preset.negative, seed=seed, subjects=subjects,

