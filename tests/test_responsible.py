@@ -274,3 +274,18 @@ def test_no_ai_notice_and_no_credentials_only_when_asked(made, tmp_path):
     assert timeline["credits"] and not any("Made with AI" in line for line in timeline["credits"])
     unsigned = cli("verify", str(tmp_path / "owl.mp4"), cwd=tmp_path)
     assert unsigned.returncode == 1 and "no content credentials" in unsigned.stdout.lower()
+
+
+def test_your_own_signing_chain_through_the_cli(made, tmp_path):
+    from .test_provenance import make_user_chain
+
+    (tmp_path / "mine").mkdir()
+    cert, key, _ = make_user_chain(tmp_path / "mine", include_root=False)
+    shutil.copytree(made / "owl.storymode", tmp_path / "owl.storymode")
+    half = cli("compose", "-d", "owl.storymode", "--sign-cert", str(cert), "--quiet", cwd=tmp_path)
+    assert half.returncode == 2 and "--sign-key" in half.stderr
+    proc = cli("compose", "-d", "owl.storymode", "--sign-cert", str(cert), "--sign-key", str(key), "--quiet",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    said = json.loads(cli("verify", str(tmp_path / "owl.mp4"), "--json", cwd=tmp_path).stdout)
+    assert said["state"] == "valid" and "Test Signer" in said["signer"]  # signed, by a CA we were not told to trust

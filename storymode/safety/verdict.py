@@ -11,6 +11,9 @@ from .audience import AUDIENCES, LEVELS, Audience, allows, level_rank, lowest_au
 CATEGORIES = ("violence", "sexual", "self-harm", "drugs", "hate", "profanity")
 
 # what each audience may not have, by category, as a writer is told it
+# each category as the message names it ("the prompt has sexual content (s**y)")
+SAID: dict[str, str] = {"sexual": "sexual content", "profanity": "swearing"}
+
 _RULES: dict[str, dict[str, str]] = {
     "violence": {"kids": "no killing, no blood or injuries, no weapons used on anyone, no death in battle",
                  "teens": "no murder, gore or torture",
@@ -93,7 +96,7 @@ class Verdict:
         if self.ok:
             return f"{what} is fine for {self.audience}"
         categories = self.blocked_categories()
-        named = _join([f"{c} ({', '.join(self._hints(c))})" for c in categories])
+        named = _join([f"{SAID.get(c, c)} ({', '.join(self._hints(c))})" for c in categories])
         never = [c for c in categories if any(f.level == "never" for f in self._in(c))]
         if len(never) == len(categories):
             return f"{what} has {named}, which storymode makes for no audience: change those words"
