@@ -25,7 +25,8 @@ def add_file_routes(app: Any, studio: Studio) -> None:
         ids = [s.id for s in story.scenes]
         if scene_id not in ids:
             raise UnknownStory(f"no scene {scene_id[:40]!r} in this story")
-        found = library.scene_pictures(folder, story, studio.settings(story_id))[ids.index(scene_id)]
+        at = ids.index(scene_id)
+        found = library.scene_pictures(folder, story, studio.settings(story_id), only=at)[at]
         if found is None:
             raise UnknownStory(f"scene {scene_id!r} has no picture yet: illustrate the story")
         return file_response(found, "image/png")

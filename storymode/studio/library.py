@@ -125,8 +125,9 @@ def story_settings(folder: Path, trusted: dict[str, Any] | None = None) -> Setti
 
 
 # ---------------------------------------------------------------- what the folder holds for each scene and line
-def scene_pictures(folder: Path, story: Story, settings: Settings) -> list[Path | None]:
-    """Each scene's current picture (keyed as the illustrate stage keys it), None where it is not drawn yet."""
+def scene_pictures(folder: Path, story: Story, settings: Settings, only: int | None = None) -> list[Path | None]:
+    """Each scene's current picture (keyed as the illustrate stage keys it), None where it is not drawn yet; with
+    only, just that scene's (the others None), so serving one picture costs one key."""
     from ..pipeline.common import stage_backend
     from ..pipeline.illustrate import picture_key, picture_size, scene_request
 
@@ -135,6 +136,9 @@ def scene_pictures(folder: Path, story: Story, settings: Settings) -> list[Path 
     art = folder / "art"
     found: list[Path | None] = []
     for index in range(len(story.scenes)):
+        if only is not None and index != only:
+            found.append(None)
+            continue
         key = picture_key(illustrator, story, scene_request(story, index, width, height))  # type: ignore[arg-type]
         png = art / f"{key}.png"
         found.append(png if is_plain_file(png) and is_plain_file(art / f"{key}.json") else None)

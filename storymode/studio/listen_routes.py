@@ -56,7 +56,9 @@ def add_listen_routes(app: Any, studio: Studio) -> None:
             raise UsageError(f"scene {body.scene_id!r} has no line {body.index}")
 
         def work(emit: Any) -> str:
-            lines = api.narrate(folder, settings=studio.settings(story_id), on_event=emit)
+            # hearing a line needs its voice, not its word timings: Whisper alignment waits for the render
+            settings = studio.settings(story_id).model_copy(update={"align": "off"})
+            lines = api.narrate(folder, settings=settings, on_event=emit)
             return Path(lines[at][body.index].path).name
 
         job = studio.jobs.run_now(story_id, "narrate", work)
