@@ -1,6 +1,9 @@
 """Backends found through the ``storymode.backends`` entry-point group; loaded only when chosen."""
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
@@ -30,9 +33,26 @@ class BackendInfo:
     default: bool
 
 
+def _path_state() -> tuple[tuple[str, float], ...]:
+    """sys.path with each folder's modification time: it changes when a package is installed or removed there."""
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime))
+        except OSError:
+            state.append((entry, -1.0))
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=4)
+def _all_entry_points(path_state: tuple[tuple[str, float], ...]) -> tuple[EntryPoint, ...]:
+    # reading every installed package's metadata costs ~50 ms; it is read again only when sys.path changes
+    return tuple(entry_points(group=GROUP))
+
+
 def _entry_points(stage: str) -> dict[str, EntryPoint]:
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in _all_entry_points(_path_state()):
         ep_stage, _, name = ep.name.partition(".")
         if ep_stage == stage and name:
             found[name] = ep
