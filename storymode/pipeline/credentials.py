@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..config import Settings
 from ..errors import UsageError
+from ..events import Event, Listener, ignore
 from ..workspace import atomic_path
 from .common import stage_backend
 
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 TOOL = f"storymode {__version__}"
 
 
-def signing_chain(settings: Settings) -> "SigningChain | None":
-    """The chain that signs this run's outputs; None when credentials are turned off."""
+def signing_chain(settings: Settings, emit: Listener = ignore) -> "SigningChain | None":
+    """The chain that signs this run's outputs; None when credentials are turned off. The first run on a machine
+    makes the local chain, and says where (a note event)."""
     if not settings.credentials:
         return None
-    from ..provenance.chain import local_chain, user_chain
+    from ..provenance.chain import default_folder, local_anchor, local_chain, user_chain
 
     if bool(settings.sign_cert) != bool(settings.sign_key):
         given, missing = ("sign_cert", "sign_key") if settings.sign_cert else ("sign_key", "sign_cert")
@@ -31,7 +33,13 @@ def signing_chain(settings: Settings) -> "SigningChain | None":
                          "or neither to sign with the local storymode chain")
     if settings.sign_cert and settings.sign_key:
         return user_chain(Path(settings.sign_cert), Path(settings.sign_key))
-    return local_chain()
+    made_now = local_anchor() is None
+    chain = local_chain()
+    if made_now:
+        emit(Event("note", "illustrate", message=f"made a local signing chain for Content Credentials in "
+                                                 f"{default_folder()} (README: Safety and provenance says what it "
+                                                 "proves)"))
+    return chain
 
 
 def chain_id(chain: "SigningChain | None") -> str | None:

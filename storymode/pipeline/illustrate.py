@@ -80,7 +80,7 @@ def draw_pictures(ws: Workspace, scenes: Sequence[tuple[Story, int]], settings: 
         if fresh or not (ws.art_dir() / f"{key}.png").exists() or not (ws.art_dir() / f"{key}.json").exists():
             todo.append((story, request, key))
     cached = total - len(todo)
-    chain = signing_chain(settings)
+    chain = signing_chain(settings, emit)
     if chain is not None:  # pictures drawn before credentials were turned on get them now
         waiting = {key for _, _, key in todo}
         for (story, index), path in zip(scenes, paths):
