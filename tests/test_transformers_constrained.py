@@ -16,6 +16,7 @@ import pytest
 from storymode.errors import BackendError, MissingDependency, UsageError
 from storymode.writers.llm import constrain
 from storymode.writers.base import WriteRequest
+from storymode.safety.rules import AUDIENCE_RULES
 from storymode.writers.llm.common import COMPACT_SCHEMA, SYSTEM, messages, reply_schema
 
 HAVE_HF = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "tokenizers"))
@@ -37,7 +38,7 @@ def build_tiny_model(folder: Path, vocab_size: int = 512, tokenizer_file: Path |
     from storymode.writers.planner.writer import PlannerWriter
 
     if tokenizer_file is None:
-        corpus = [SYSTEM.format(schema=COMPACT_SCHEMA)]
+        corpus = [SYSTEM.format(schema=COMPACT_SCHEMA, rule=" ".join(AUDIENCE_RULES.values()))]
         for prompt in ("a shy fox who learns to fly", "a robot who wants to paint", "a sleepy bear"):
             story = PlannerWriter().write(WriteRequest(prompt=prompt, scenes=3))
             corpus += [story.to_json(), json.dumps(json.loads(story.to_json()))]
