@@ -205,6 +205,17 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"root": root, "video": root / "fox.mp4", "dir": root / "fox.storymode"}
 
 
+@pytest.fixture(scope="session")
+def small_story(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 2-scene 480p story made once per test process through the CLI: fox.mp4 (.srt, .vtt) and fox.storymode/
+    in the folder returned. Tests copy it and never change it."""
+    root = tmp_path_factory.mktemp("small-story")
+    proc = run_cli("make", "a shy fox who learns to fly", "-o", "fox.mp4", "--scenes", "2", "--resolution", "480p",
+                   "--quiet", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
 def manifest(story_dir: Path) -> dict:
     """The story folder's manifest."""
     return json.loads((story_dir / "manifest.json").read_text())

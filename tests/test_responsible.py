@@ -151,7 +151,7 @@ def test_prompt_injection_against_llama_server(tmp_path):
     key = "injection-test-key"
     with llama_server(model, n_ctx=2048, api_key=key, log=tmp_path / "server.log") as url:
         proc = cli("write", injection, "-d", "i.storymode", "--writer", "openai", "-o", f"base_url={url}",
-                   "-o", "max_tokens=700", "-o", "tries=2", "--scenes", "2", "--quiet", cwd=tmp_path,
+                   "-o", "max_tokens=600", "-o", "tries=1", "--scenes", "2", "--quiet", cwd=tmp_path,
                    env={"OPENAI_API_KEY": key})
     if proc.returncode == 2:
         assert "kids" in proc.stderr or "story" in proc.stderr, proc.stderr
@@ -198,20 +198,17 @@ def test_service_screens_for_the_audience_and_signs(tmp_path):
 
 # ---------------------------------------------------------------- credentials on every output
 @pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    """A small story made with the default offline backends (credentials on, the local chain)."""
-    root = tmp_path_factory.mktemp("made")
-    proc = cli("make", "a little owl who is afraid of the dark", "-o", "owl.mp4", *FAST, cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    return root
+def made(small_story):
+    """A small story made with the default offline backends (credentials on, the local chain): the session's."""
+    return small_story
 
 
 def test_every_picture_and_the_video_carry_credentials(made):
     import c2pa
 
-    pictures = sorted((made / "owl.storymode" / "art").glob("*.png"))
+    pictures = sorted((made / "fox.storymode" / "art").glob("*.png"))
     assert len(pictures) == 2
-    for path in [*pictures, made / "owl.mp4"]:
+    for path in [*pictures, made / "fox.mp4"]:
         with c2pa.Reader(str(path)) as reader:
             manifest = reader.get_active_manifest()
         actions = [a for assertion in manifest["assertions"] if assertion["label"].startswith("c2pa.actions")
@@ -236,13 +233,13 @@ def test_every_picture_and_the_video_carry_credentials(made):
 
 
 def test_verify_reads_back_and_sees_a_changed_byte(made, tmp_path):
-    video = made / "owl.mp4"
+    video = made / "fox.mp4"
     ok = cli("verify", str(video), cwd=made)
     assert ok.returncode == 0, ok.stderr
     assert "storymode" in ok.stdout and "changed" not in ok.stdout.lower()
     data = json.loads(cli("verify", str(video), "--json", cwd=made).stdout)
     assert data["state"] == "trusted" and data["source_type"] == "compositeWithTrainedAlgorithmicMedia"
-    copy = tmp_path / "owl.mp4"
+    copy = tmp_path / "fox.mp4"
     shutil.copy(video, copy)
     raw = bytearray(copy.read_bytes())
     raw[len(raw) * 2 // 3] ^= 0xFF  # a byte in the media data, far from the boxes
@@ -254,38 +251,42 @@ def test_verify_reads_back_and_sees_a_changed_byte(made, tmp_path):
 
 
 def test_ai_notice_on_the_end_card_and_in_the_metadata(made):
-    timeline = json.loads((made / "owl.storymode" / "build" / "timeline.json").read_text())
+    timeline = json.loads((made / "fox.storymode" / "build" / "timeline.json").read_text())
     credits = timeline["credits"]
     assert credits[0].startswith("Made with AI: the story by planner, the voices by hibari and the pictures by "
                                  "storybook")
     from storymode.ffmpeg_exe import ffmpeg_exe
 
-    said = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(made / "owl.mp4")], capture_output=True,
+    said = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(made / "fox.mp4")], capture_output=True,
                           text=True).stderr
     comment = next(line for line in said.splitlines() if line.strip().startswith("comment"))
     assert "Made with AI: the story by planner" in comment
 
 
-def test_no_ai_notice_and_no_credentials_only_when_asked(made, tmp_path):
-    shutil.copytree(made / "owl.storymode", tmp_path / "owl.storymode")
-    proc = cli("compose", "-d", "owl.storymode", "--no-ai-notice", "--no-credentials", "--quiet", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    timeline = json.loads((tmp_path / "owl.storymode" / "build" / "timeline.json").read_text())
-    assert timeline["credits"] and not any("Made with AI" in line for line in timeline["credits"])
-    unsigned = cli("verify", str(tmp_path / "owl.mp4"), cwd=tmp_path)
-    assert unsigned.returncode == 1 and "no content credentials" in unsigned.stdout.lower()
-
-
-def test_your_own_signing_chain_through_the_cli(made, tmp_path):
+def test_no_ai_notice_and_your_own_chain_only_when_asked(made, tmp_path):
     from .test_provenance import make_user_chain
 
     (tmp_path / "mine").mkdir()
     cert, key, _ = make_user_chain(tmp_path / "mine", include_root=False)
-    shutil.copytree(made / "owl.storymode", tmp_path / "owl.storymode")
-    half = cli("compose", "-d", "owl.storymode", "--sign-cert", str(cert), "--quiet", cwd=tmp_path)
+    shutil.copytree(made / "fox.storymode", tmp_path / "fox.storymode")
+    half = cli("compose", "-d", "fox.storymode", "--sign-cert", str(cert), "--quiet", cwd=tmp_path)
     assert half.returncode == 2 and "--sign-key" in half.stderr
-    proc = cli("compose", "-d", "owl.storymode", "--sign-cert", str(cert), "--sign-key", str(key), "--quiet",
+    proc = cli("compose", "-d", "fox.storymode", "--no-ai-notice", "--sign-cert", str(cert), "--sign-key", str(key),
+               "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    timeline = json.loads((tmp_path / "fox.storymode" / "build" / "timeline.json").read_text())
+    assert timeline["credits"] and not any("Made with AI" in line for line in timeline["credits"])
+    said = json.loads(cli("verify", str(tmp_path / "fox.mp4"), "--json", cwd=tmp_path).stdout)
+    assert said["state"] == "valid" and "Test Signer" in said["signer"]  # signed, by a CA we were not told to trust
+
+
+def test_no_credentials_only_when_asked(made, tmp_path):
+    shutil.copytree(made / "fox.storymode", tmp_path / "fox.storymode")
+    proc = cli("illustrate", "-d", "fox.storymode", "--resolution", "480p", "--fresh", "--no-credentials", "--quiet",
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    said = json.loads(cli("verify", str(tmp_path / "owl.mp4"), "--json", cwd=tmp_path).stdout)
-    assert said["state"] == "valid" and "Test Signer" in said["signer"]  # signed, by a CA we were not told to trust
+    pictures = sorted((tmp_path / "fox.storymode" / "art").glob("*.png"))
+    assert pictures
+    for picture in pictures:
+        unsigned = cli("verify", str(picture), cwd=tmp_path)
+        assert unsigned.returncode == 1 and "no content credentials" in unsigned.stdout.lower()

@@ -253,13 +253,9 @@ def test_candidates_by_id_and_variant_numbers(folder: Path):
 
 # ---------------------------------------------------------------- on a made story
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One small story made through the CLI at 480p (2 scenes)."""
-    root = tmp_path_factory.mktemp("studio_core")
-    proc = run_cli("make", "a shy fox who learns to fly", "-o", "fox.mp4", "--scenes", "2", "--resolution", "480p",
-                   "--quiet", cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    return root / "fox.storymode"
+def made(small_story: Path) -> Path:
+    """One small story made through the CLI at 480p (2 scenes): the session's, never changed here."""
+    return small_story / "fox.storymode"
 
 
 @pytest.fixture
