@@ -58,7 +58,10 @@ def shoot(browser: Any, url: str, out: Path, scroll_to: str | None = None, redra
         page.locator('[data-action="redraw"]').first.click()
         page.locator("[data-candidates] img").nth(3).wait_for(timeout=300_000)
         page.locator("#status").evaluate("e => e.blur()")
-    page.wait_for_function("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    # every picture in view has decoded (pictures further down load lazily, when scrolled to)
+    page.wait_for_function("() => Array.from(document.images)"
+                           ".filter(i => i.getBoundingClientRect().top < innerHeight)"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
     if scroll_to:
         page.locator(scroll_to).evaluate("e => window.scrollTo(0, e.getBoundingClientRect().top + scrollY - 8)")
     out.write_bytes(small_png(page.screenshot()))
