@@ -17,6 +17,7 @@ Nothing is asserted; the figures are printed with the machine (CPUs, load averag
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,29 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: flo
         time.sleep(every)
 
 
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """The system chromium (launch_chromium), closed with its Playwright when the block ends."""
+    playwright, browser = launch_chromium()
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()
+
+
+@contextlib.contextmanager
+def studio_over(folder: Path, keep: bool, env: dict | None = None) -> Iterator["StudioProcess"]:
+    """A studio process over folder, stopped when the block ends (and the folder removed unless keep)."""
+    studio = StudioProcess(folder, env)
+    try:
+        yield studio
+    finally:
+        studio.stop()
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def launch_chromium() -> tuple[Any, Any]:
     """(playwright, browser): the system chromium, headless, driven by Playwright."""
     from playwright.sync_api import sync_playwright
@@ -209,28 +233,20 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="storymode-studio-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    studio = StudioProcess(folder, {"STORYMODE_ALIGN": args.align} if args.align else None)
-    playwright = browser = None
-    try:
+    env = {"STORYMODE_ALIGN": args.align} if args.align else None
+    with studio_over(folder, args.keep is not None, env) as studio:
         t0 = time.perf_counter()
         kept = sorted(folder.glob("*.storymode"))
         story_id = kept[0].name.removesuffix(".storymode") if kept else \
             studio.make(args.prompt, scenes=args.scenes, resolution=args.resolution)
         made_s = time.perf_counter() - t0
         scene_ids = [s["id"] for s in studio.client.get(f"/s/{story_id}/story").json()["story"]["scenes"]]
-        playwright, browser = launch_chromium()
-        board_paint(browser, f"{studio.url}/s/{story_id}", 1)  # a warm-up: the first page the studio renders
-        paints, ends = board_paint(browser, f"{studio.url}/s/{story_id}", args.loads)
-        floor, _ = board_paint(browser, f"{studio.url}/s/no-such-story", args.loads)
+        with chromium() as browser:
+            board_paint(browser, f"{studio.url}/s/{story_id}", 1)  # a warm-up: the first page the studio renders
+            paints, ends = board_paint(browser, f"{studio.url}/s/{story_id}", args.loads)
+            floor, _ = board_paint(browser, f"{studio.url}/s/no-such-story", args.loads)
         redraws = redraw_times(studio, story_id, scene_ids[2:5])
         heard = heard_times(studio, story_id, 5)
-    finally:
-        if browser is not None:
-            browser.close()
-            playwright.stop()
-        studio.stop()
-        if args.keep is None:
-            shutil.rmtree(folder, ignore_errors=True)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, load average {load}, Python {sys.version.split()[0]}")
     made = f"made in {made_s:.1f} s" if not kept else f"reused from {kept[0]}"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from studio import ROOT, StudioProcess, launch_chromium  # noqa: E402
+from studio import ROOT, StudioProcess, chromium, studio_over  # noqa: E402
 
 STORIES = ["a shy fox who learns to fly", "a little robot who plants a garden on the moon",
            "a brave bear cub lost in the snowy mountains"]
@@ -77,21 +77,13 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="storymode-studio-shots-")) / "stories"
     folder.mkdir(parents=True, exist_ok=True)
-    studio = StudioProcess(folder)
-    playwright = browser = None
-    try:
+    with studio_over(folder, args.keep is not None) as studio:
         ids = stories(studio)
-        playwright, browser = launch_chromium()
-        shoot(browser, studio.url + "/", args.out / "studio-library.png")
-        shoot(browser, f"{studio.url}/s/{ids[0]}", args.out / "studio-board.png", redraw=True)
-    finally:
-        if browser is not None:
-            browser.close()
-            playwright.stop()
-        studio.stop()
-        if args.keep is None:
-            shutil.rmtree(folder.parent, ignore_errors=True)
-
+        with chromium() as browser:
+            shoot(browser, studio.url + "/", args.out / "studio-library.png")
+            shoot(browser, f"{studio.url}/s/{ids[0]}", args.out / "studio-board.png", redraw=True)
+    if args.keep is None:
+        shutil.rmtree(folder.parent, ignore_errors=True)
 
 if __name__ == "__main__":
     main()

@@ -19,11 +19,10 @@ import argparse
 import json
 import re
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from loopback import serve  # beside this script (run as python tests/servers/NAME.py)
+from loopback import read_json_body, serve  # beside this script (run as python tests/servers/NAME.py)
 
 CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
               "self-harm", "self-harm/intent", "self-harm/instructions", "sexual", "sexual/minors", "violence",
@@ -45,7 +44,6 @@ KEYWORDS: dict[str, dict[str, float]] = {
 }
 KEY: str | None = None
 LOG: Path | None = None
-LOCK = threading.Lock()
 
 
 def scores(text: str) -> dict[str, float]:
@@ -101,14 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(404, error("not found", "not_found"))
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if LOG is not None:
-            with LOCK, LOG.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"path": self.path, "body": body}) + "\n")
+        body = read_json_body(self, LOG)
         if not self.path.rstrip("/").endswith("/moderations"):
             return self._send(404, error("unknown path", "not_found"))
         sent = self.headers.get("Authorization", "").removeprefix("Bearer ")

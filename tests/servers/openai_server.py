@@ -31,7 +31,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from loopback import serve  # beside this script (run as python tests/servers/NAME.py)
+from loopback import read_json_body, serve  # beside this script (run as python tests/servers/NAME.py)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -90,14 +90,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": {"message": "not found"}}')
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if LOG is not None:
-            with LOCK, LOG.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"path": self.path, "headers": dict(self.headers.items()), "body": body}) + "\n")
+        body = read_json_body(self, LOG, headers=dict(self.headers.items()))
         if not self.path.rstrip("/").endswith("/chat/completions"):
             return self._send(404, b'{"error": {"message": "unknown path"}}')
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):

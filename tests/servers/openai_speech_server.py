@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loopback import serve  # beside this script (run as python tests/servers/NAME.py)
+from loopback import read_json_body, serve  # beside this script (run as python tests/servers/NAME.py)
 
 RATE = 24000
 VOICES = {"alloy", "echo", "fable", "onyx", "nova", "shimmer", "af_heart", "bm_george"}
@@ -109,14 +109,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(404, error("not found", "not_found"))
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if LOG is not None:
-            with LOCK, LOG.open("a", encoding="utf-8") as f:
-                f.write(json.dumps({"path": self.path, "headers": dict(self.headers.items()), "body": body}) + "\n")
+        body = read_json_body(self, LOG, headers=dict(self.headers.items()))
         if not self.path.rstrip("/").endswith("/audio/speech"):
             return self._send(404, error("unknown path", "not_found"))
         if not isinstance(body, dict) or not isinstance(body.get("input"), str) or not body.get("voice"):
