@@ -77,7 +77,9 @@ def test_edited_story_json_is_screened_again(tmp_path):
     assert "story.json" in str(info.value) and "kids" in str(info.value)
     proc = cli("compose", "-d", str(folder), "--quiet", cwd=tmp_path)
     assert proc.returncode == 2 and "story.json" in proc.stderr and "blood" not in proc.stderr.lower()
-    assert not list((folder / "audio").glob("*.wav")) if (folder / "audio").exists() else True
+    again = cli("make", "a shy fox who learns to fly", "-o", "fox.mp4", "--scenes", "2", "--quiet", cwd=tmp_path)
+    assert again.returncode == 2 and "story.json" in again.stderr  # the same request reuses the edited story.json
+    assert not list((folder / "narration").glob("*.wav"))  # refused before a single line was narrated
 
 
 def test_user_text_screened(tmp_path):

@@ -27,7 +27,8 @@ from .outputs import check_output, claim, is_own, output_paths, remove_stale_tem
 from .screening import check_request, check_story_for_audience
 from .write import understood_note, write_stage
 
-__all__ = ["MAX_PROMPT", "MAX_TEXT_BYTES", "Result", "check_backends", "check_request", "check_story_for_audience", "check_output", "claim", "clean_prompt",
+__all__ = ["MAX_PROMPT", "MAX_TEXT_BYTES", "Result", "check_backends", "check_output", "check_request",
+           "check_story_for_audience", "claim", "clean_prompt",
            "compose_stage", "composed_timeline", "default_story_dir", "export", "export_stage", "end_card_credits", "illustrate_stage", "is_own", "narrate_stage",
            "output_paths", "owed_credits", "read_user_text", "reading", "remove_stale_temporaries", "render", "run",
            "stage_backend", "understood_note", "video_metadata", "warnings_said", "write_stage"]
@@ -101,7 +102,6 @@ def _locked_run(ws: Workspace, out: Path, settings: Settings, story_of: Callable
     with ws:
         remove_stale_temporaries(ws, out)
         story = story_of(clock)
-        check_story_for_audience(story, settings)  # story.json may have been edited since it was written
         lines = narrate_stage(ws, story, settings, fresh=fresh, emit=clock, narration_audio=narration_audio)
         images = illustrate_stage(ws, story, settings, fresh=fresh, emit=clock)
         timeline, _ = compose_stage(ws, story, lines, images, out, settings, fresh=fresh, force=force, emit=clock)
@@ -137,8 +137,13 @@ def render(story_dir: Path, out: Path, settings: Settings, *, fresh: bool = Fals
     out = check_video_path(Path(out))
     ws = Workspace(story_dir)
     _check_before_work(settings, out, ws, force, narration_audio)
-    return _locked_run(ws, out, settings, lambda clock: load_story(ws.story_path), fresh=fresh, force=force,
-                       emit=emit, narration_audio=narration_audio)
+    def screened(clock: Listener) -> Story:  # story.json may have been edited since it was written
+        story = load_story(ws.story_path)
+        check_story_for_audience(story, settings)
+        return story
+
+    return _locked_run(ws, out, settings, screened, fresh=fresh, force=force, emit=emit,
+                       narration_audio=narration_audio)
 
 
 def export(story_dir: Path, formats: tuple[str, ...], page_size: str = "a4", *, fresh: bool = False,

@@ -11,7 +11,7 @@ from ..story import Story, load_story
 from ..workspace import Workspace, artifact_key, atomic_write_text
 from ..writers.base import WriteRequest, Writer
 from .common import stage_backend, warnings_said
-from .screening import check_request, chosen_screens, written_story
+from .screening import check_request, check_story_for_audience, chosen_screens, written_story
 
 
 STORY_FROM_META = "story_from"  # manifest entry: "text" when the story is the user's own words, else "prompt"
@@ -40,6 +40,7 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
         if not ws.story_path.exists():
             raise UsageError(f"{ws.root} has no story.json yet; give a prompt or --from FILE")
         story = load_story(ws.story_path)
+        check_story_for_audience(story, settings)  # story.json may have been edited since it was written
         emit(Event("stage-end", "write", done=1, total=1, cached=1, seconds=time.perf_counter() - t0))
         return story
     request = WriteRequest(prompt=title or prompt or "story", scenes=settings.scenes, audience=settings.audience,
@@ -49,6 +50,7 @@ def write_stage(ws: Workspace, settings: Settings, *, prompt: str | None = None,
     key = artifact_key("story", writer.fingerprint(), request.model_dump(exclude={"rules"}), text_hash)
     if not fresh and ws.story_path.exists() and ws.get_meta("story_key") in (key, None):
         story = load_story(ws.story_path)
+        check_story_for_audience(story, settings)  # story.json may have been edited since it was written
         emit(Event("stage-end", "write", done=1, total=1, cached=1, seconds=time.perf_counter() - t0))
         return story
     if ws.story_path.exists():  # a different request: keep the old story (maybe edited) beside the new one
