@@ -8,6 +8,11 @@ from typing import Any
 from .security import loopback_host_header
 
 
+# a body up to this size over the limit is still read (and dropped) before the 413: a server that closes with unread
+# data resets the connection, and the client may lose the answer; anything bigger is cut off unread
+DRAIN_MAX = 16 * 1024 * 1024
+
+
 class BodyLimit:
     """Pure ASGI middleware: a request body over `limit` bytes gets 413, by Content-Length or while it streams
     (chunked); the body is read here, up to the limit, and handed on whole."""
@@ -21,11 +26,14 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         try:
-            too_big = length is not None and int(length) > self.limit
+            declared = None if length is None else int(length)
         except ValueError:
-            too_big = True
+            declared = DRAIN_MAX + 1
+        too_big = declared is not None and declared > self.limit
         body = None if too_big else await read_body(receive, self.limit)
         if body is None:
+            if declared is None or declared <= DRAIN_MAX:
+                await drain(receive, DRAIN_MAX)
             return await send_json(send, 413, {"detail": f"the request body is over {self.limit:,} bytes"},
                                     [(b"connection", b"close")])
         replayed = False
@@ -38,6 +46,18 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+async def drain(receive: Any, most: int) -> None:
+    """Read and drop what is left of a request body, up to most bytes."""
+    seen = 0
+    while seen <= most:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def read_body(receive: Any, limit: int) -> bytes | None:
